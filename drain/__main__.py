@@ -1,0 +1,5 @@
+"""``python -m drain`` runs the ``drain`` command."""
+
+from drain.cli import main
+
+main()

@@ -1,0 +1,32 @@
+"""Shared fixtures: the shipped TRIZ knowledge, a scratch copy of matrix/, an isolated DRAIN_HOME."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+import triz
+from triz.resources import find_data_dir
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def knowledge() -> triz.TrizKnowledge:
+    return triz.load()
+
+
+@pytest.fixture
+def matrix_copy(tmp_path: Path) -> Path:
+    """A writable copy of matrix/ to corrupt."""
+    target = tmp_path / "matrix"
+    shutil.copytree(find_data_dir("matrix"), target)
+    return target
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test writes its run store under its own temporary DRAIN_HOME."""
+    monkeypatch.setenv("DRAIN_HOME", str(tmp_path_factory.mktemp("drain-home")))

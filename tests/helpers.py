@@ -1,0 +1,20 @@
+"""Helpers for running the real ``drain`` command in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_drain(*args: str, stdin: bytes | None = None, env: dict[str, str] | None = None,
+              timeout: float = 300) -> subprocess.CompletedProcess[bytes]:
+    """Run ``python -m drain`` with ``args``; returns the completed process (bytes output)."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "drain", *args], input=stdin, capture_output=True, env=full_env,
+        timeout=timeout, cwd=ROOT, check=False,
+    )

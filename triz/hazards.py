@@ -1,0 +1,52 @@
+"""Hazard rules as code: a match can only be added to a result, never cleared by a model.
+
+>>> import triz
+>>> [h.category for h in triz.load().hazards.check("I smell gas near the stove")]
+['gas']
+>>> triz.load().hazards.check("noisy furnace")
+[]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from pydantic import BaseModel, ConfigDict
+
+from triz.models import HazardRule
+from triz.text import PhraseIndex
+
+__all__ = ["HazardChecker", "HazardMatch"]
+
+
+class HazardMatch(BaseModel):
+    """A hazard found in a text: the rule's category, severity, message and what to do now."""
+
+    model_config = ConfigDict(frozen=True)
+
+    category: str
+    severity: str
+    message: str
+    do_now: tuple[str, ...]
+    professional: str
+    matched: tuple[str, ...]
+
+
+class HazardChecker:
+    """Match texts against the hazard rules; "stop" hazards come before "caution" ones."""
+
+    def __init__(self, rules: Iterable[HazardRule]) -> None:
+        self.rules = {rule.category: rule for rule in rules}
+        self._index = PhraseIndex((rule.category, t) for rule in self.rules.values() for t in rule.triggers)
+
+    def check(self, text: str) -> list[HazardMatch]:
+        """Every hazard whose triggers occur in ``text``; stop first, then in file order."""
+        found = self._index.find(text)
+        order = list(self.rules)
+        matches = [
+            HazardMatch(category=name, severity=rule.severity, message=rule.message, do_now=rule.do_now,
+                        professional=rule.professional, matched=tuple(found[name]))
+            for name, rule in self.rules.items() if name in found
+        ]
+        matches.sort(key=lambda m: (m.severity != "stop", order.index(m.category)))
+        return matches
