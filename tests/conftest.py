@@ -1,4 +1,4 @@
-"""Shared fixtures: the shipped TRIZ knowledge, a scratch copy of matrix/, an isolated DRAIN_HOME."""
+"""Shared fixtures: the shipped TRIZ knowledge and a scratch copy of matrix/."""
 
 from __future__ import annotations
 
@@ -24,9 +24,3 @@ def matrix_copy(tmp_path: Path) -> Path:
     target = tmp_path / "matrix"
     shutil.copytree(find_data_dir("matrix"), target)
     return target
-
-
-@pytest.fixture(autouse=True)
-def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test writes its run store under its own temporary DRAIN_HOME."""
-    monkeypatch.setenv("DRAIN_HOME", str(tmp_path_factory.mktemp("drain-home")))

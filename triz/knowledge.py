@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # the pydantic-based parts load on first use; quick lookups n
     from triz.lexicon import Candidate, Lexicon
     from triz.models import Constraint, Parameter, Principle, Separation
     from triz.separation import SeparationOption
+    from triz.text import PhraseIndex
 
 __all__ = ["TrizKnowledge", "load"]
 
@@ -39,7 +40,7 @@ class TrizKnowledge:
     def validate(self) -> TrizKnowledge:
         """Read every file now (parts are otherwise read on first use); raises :class:`DataFileError`."""
         parts = ("parameter_names", "principle_names", "parameters", "principles", "matrix", "constraints",
-                 "separations", "lexicon", "hazards")
+                 "separations", "lexicon", "hazards", "_topic_index")
         for part in parts:
             getattr(self, part)
         return self
@@ -69,6 +70,22 @@ class TrizKnowledge:
         from triz.lexicon import Lexicon
 
         return Lexicon(self.parameters, self.constraints)
+
+    @cached_property
+    def _topic_index(self) -> PhraseIndex[str]:
+        from triz.text import PhraseIndex
+
+        topics = _loader().load_topics(self.folder)
+        return PhraseIndex((name, word) for name, words in topics.items() for word in words)
+
+    def topics(self, text: str) -> dict[str, int]:
+        """The house topics (water, heat, noise, pests ...) a text touches, with how many of their words.
+
+        >>> import triz
+        >>> triz.load().topics("seepage into the basement under the wall")
+        {'water': 2, 'structure': 1}
+        """
+        return {name: len(words) for name, words in self._topic_index.find(text, gap=0).items()}
 
     @cached_property
     def hazards(self) -> HazardChecker:

@@ -24,6 +24,7 @@ __all__ = [
     "load_parameters",
     "load_principles",
     "load_separations",
+    "load_topics",
 ]
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -147,6 +148,22 @@ def load_separations(folder: Path) -> list[Separation]:
     if sorted(names) != sorted(["time", "space", "condition", "system level"]):
         raise DataFileError(path, None, f"expected the four separations once each, found {names}")
     return result
+
+
+def load_topics(folder: Path) -> dict[str, tuple[str, ...]]:
+    """House topics: name -> words (``topics.toml``)."""
+    path = folder / "topics.toml"
+    topics: dict[str, tuple[str, ...]] = {}
+    for line, record in _toml_tables(path, "topic"):
+        name, words = record.get("name"), record.get("words")
+        if not isinstance(name, str) or not name:
+            raise DataFileError(path, line, "name: a topic needs a name")
+        if not isinstance(words, list) or not words or not all(isinstance(w, str) and w for w in words):
+            raise DataFileError(path, line, "words: a list of words is required")
+        if name in topics:
+            raise DataFileError(path, line, f"topic {name!r} appears twice")
+        topics[name] = tuple(words)
+    return topics
 
 
 def load_hazards(folder: Path) -> list[HazardRule]:

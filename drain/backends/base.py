@@ -1,0 +1,91 @@
+"""The one small contract every model backend keeps.
+
+A backend takes chat messages, an optional JSON schema and sampling options, and returns the reply text
+with its token usage and timing. It says what it can do through :class:`Capabilities` flags instead
+of the planner asking "which backend are you?".
+
+>>> options = SamplingOptions(temperature=0.0, seed=7)
+>>> options.greedy
+True
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+__all__ = ["Backend", "Capabilities", "Completion", "Message", "SamplingOptions"]
+
+Message = Mapping[str, str]  # {"role": "system" | "user" | "assistant", "content": "..."}
+
+
+@dataclass(frozen=True)
+class SamplingOptions:
+    """How to sample: temperature 0 is greedy; a seed makes temperature > 0 repeatable."""
+
+    temperature: float = 0.0
+    seed: int | None = 0
+    max_tokens: int = 256
+    top_p: float = 1.0
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature <= 0.0
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do; the planner adapts to these flags."""
+
+    json_schema: bool = True  # honours a JSON schema (constrained decoding)
+    parallel_slots: int = 1  # requests it serves at once; the planner sends at most this many
+    seeded: bool = True  # the same seed gives the same reply
+    lora: bool = False  # can apply a LoRA adapter
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A reply: its text, token usage, seconds spent in the model, and what produced it."""
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    finish_reason: str = "stop"
+    model: str = ""
+    cached_tokens: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Backend(ABC):
+    """Base class of model backends. Use as ``async with backend: ...`` or call :meth:`aclose`."""
+
+    name: ClassVar[str] = "backend"
+    capabilities: Capabilities = Capabilities()
+    model: str = ""
+    adapter: str | None = None
+
+    @abstractmethod
+    async def complete(
+        self,
+        messages: Sequence[Message],
+        *,
+        schema: Mapping[str, Any] | None = None,
+        options: SamplingOptions = SamplingOptions(),
+    ) -> Completion:
+        """Answer ``messages``; with ``schema``, the reply is JSON that the schema allows."""
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release what the backend holds (threads, connections, the model)."""
+
+    async def __aenter__(self) -> Backend:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def describe(self) -> dict[str, Any]:
+        """What to record about this backend with every run."""
+        return {"backend": self.name, "model": self.model, "adapter": self.adapter}

@@ -1,0 +1,137 @@
+"""``drain solve``: one problem in, a TRIZ solution tree out (tree, JSON or Markdown)."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from drain.commands.common import BackendOptions, PlannerOptions, make_backend, make_settings, read_text_input
+
+
+class SolveFormat(StrEnum):
+    tree = "tree"
+    json = "json"
+    markdown = "markdown"
+
+
+def render(tree: Any, fmt: SolveFormat, *, width: int | None = None, color: bool = True) -> str:
+    """The tree in ``fmt`` as text (the tree format without colour codes unless ``color``)."""
+    from drain.render import to_json, to_markdown, to_rich_tree
+
+    if fmt is SolveFormat.json:
+        return to_json(tree) + "\n"
+    if fmt is SolveFormat.markdown:
+        return to_markdown(tree)
+    from rich.console import Console
+
+    console = Console(width=width or 100, record=True, file=open("/dev/null", "w"), color_system=None)  # noqa: SIM115
+    console.print(to_rich_tree(tree))
+    return console.export_text(styles=color)
+
+
+class Progress:
+    """Live progress on stderr while the planner works (only on a terminal)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.live: Any = None
+        self.level = 0
+        self.calls = 0
+        self.tree: Any = None
+
+    def __enter__(self) -> Progress:
+        if self.enabled:
+            from rich.console import Console
+            from rich.live import Live
+
+            self.live = Live(self._view(), console=Console(stderr=True), refresh_per_second=8, transient=True)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live is not None:
+            self.live.__exit__(*exc)
+
+    def event(self, kind: str, data: dict[str, Any]) -> None:
+        if kind == "level":
+            self.level, self.calls = data["level"], data["calls"]
+        elif kind == "tree":
+            self.tree = data["tree"]
+        if self.live is not None:
+            self.live.update(self._view())
+
+    def _view(self) -> Any:
+        from rich.console import Group
+        from rich.spinner import Spinner
+
+        status = Spinner("dots", text=f"thinking: level {self.level}, {self.calls} model calls in flight")
+        if self.tree is None:
+            return status
+        from drain.render import to_rich_tree
+        from drain.schema import SolutionTree
+
+        return Group(to_rich_tree(SolutionTree.model_validate(self.tree)), status)
+
+
+def solve(
+    text: str | None = typer.Argument(None, help='The problem, e.g. "leaking basement on budget"; - reads stdin.'),
+    file: Path | None = typer.Option(None, "--file", help="Read the problem from a text file."),
+    fmt: SolveFormat = typer.Option(SolveFormat.tree, "--format", "-f", help="tree, json or markdown."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the result to this file."),
+    depth: int = PlannerOptions.depth,
+    max_calls: int = PlannerOptions.max_calls,
+    seed: int = PlannerOptions.seed,
+    temperature: float = PlannerOptions.temperature,
+    sequential: bool = PlannerOptions.sequential,
+    backend: str = BackendOptions.backend,
+    model: str | None = BackendOptions.model,
+    adapter: Path | None = BackendOptions.adapter,
+    no_adapter: bool = BackendOptions.no_adapter,
+    base_url: str | None = BackendOptions.base_url,
+    api_key: str | None = BackendOptions.api_key,
+    slots: int | None = BackendOptions.slots,
+    no_log: bool = typer.Option(False, "--no-log", help="Do not record this run in the run store."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No live progress."),
+) -> None:
+    """Solve a house problem with TRIZ: hazards, ideal result, contradictions, principles, ideas, one level deeper."""
+    import asyncio
+
+    from drain.planner import Planner
+
+    problem = read_text_input(text, file)
+    settings = make_settings(depth, max_calls, seed, temperature, sequential)
+    engine = make_backend(backend, model, adapter, no_adapter, base_url, api_key, slots)
+
+    async def run(progress: Progress) -> Any:
+        async with engine:
+            planner = Planner(engine, settings, on_event=progress.event, log=not no_log, source="cli")
+            return await planner.solve_async(problem)
+
+    with Progress(enabled=not quiet and sys.stderr.isatty()) as progress:
+        tree = asyncio.run(run(progress))
+    if output is not None:
+        try:
+            output.write_text(render(tree, fmt, color=False), encoding="utf-8")
+        except OSError as err:
+            from drain.errors import InputError
+
+            raise InputError(f"cannot write {output}: {err.strerror}") from None
+        typer.echo(f"wrote {output}" + (f" (run {tree.run_id})" if tree.run_id else ""), err=True)
+        return
+    if fmt is SolveFormat.tree and sys.stdout.isatty():
+        from rich.console import Console
+
+        from drain.render import to_rich_tree
+
+        Console().print(to_rich_tree(tree))
+        return
+    sys.stdout.write(render(tree, fmt, color=False))
+    sys.stdout.flush()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("solve")(solve)

@@ -1,0 +1,210 @@
+"""One solve's conversation with the model: bounded concurrency, memoised questions, a call budget,
+validation with one re-ask, and the numbers (tokens, seconds) the result reports.
+
+>>> import asyncio
+>>> from drain.backends.fake import FakeBackend
+>>> from drain.planner.replies import BaselineReply
+>>> from drain.planner.steps import StepCall
+>>> fake = FakeBackend()
+>>> fake.enqueue('{"improving": 99, "worsening": 2}', '{"improving": 30, "worsening": 32}')
+>>> session = ModelSession(fake)
+>>> call = StepCall("baseline", [{"role": "user", "content": "?"}], {}, BaselineReply, 20, lambda r: None)
+>>> answer = asyncio.run(session.ask(call))
+>>> answer.reply.improving, answer.attempts, session.stats.reasks
+(30, 2, 1)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from drain.backends.base import Backend, Completion, SamplingOptions
+from drain.planner.steps import StepCall
+from drain.schema import Stats
+from drain.textutil import content_words
+
+__all__ = ["Answer", "CallBudgetExhausted", "Exchange", "ModelSession"]
+
+REASK = "That reply was not valid: {error}. Reply again with corrected JSON only."
+
+
+class CallBudgetExhausted(Exception):
+    """The solve reached its ``max_calls``; the planner marks the node partial."""
+
+
+@dataclass
+class Exchange:
+    """One request and reply, as the store logs it (and as training export reads it)."""
+
+    step: str
+    messages: list[dict[str, str]]
+    schema: dict[str, Any]
+    reply: str
+    valid: bool
+    error: str | None
+    attempt: int
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
+    started_at: float
+
+
+@dataclass
+class Answer:
+    """A validated reply, or ``None`` with the last error after the re-ask."""
+
+    reply: Any
+    error: str | None
+    attempts: int
+    memo_hit: bool = False
+
+
+@dataclass
+class _Busy:
+    """Union of the intervals when at least one request is in the model."""
+
+    active: int = 0
+    since: float = 0.0
+    total: float = 0.0
+
+    def enter(self) -> None:
+        if self.active == 0:
+            self.since = time.perf_counter()
+        self.active += 1
+
+    def leave(self) -> None:
+        self.active -= 1
+        if self.active == 0:
+            self.total += time.perf_counter() - self.since
+
+
+@dataclass
+class ModelSession:
+    """Ask the model through a backend; shared by all steps of one solve."""
+
+    backend: Backend
+    options: SamplingOptions = field(default_factory=SamplingOptions)
+    max_calls: int | None = None
+    concurrency: int | None = None
+    on_exchange: Callable[[Exchange], None] | None = None
+
+    def __post_init__(self) -> None:
+        slots = self.concurrency or self.backend.capabilities.parallel_slots
+        self._gate = asyncio.Semaphore(max(1, slots))
+        self._memo: dict[str, asyncio.Future[Answer]] = {}
+        self._busy = _Busy()
+        self.stats = Stats()
+        self.exchanges: list[Exchange] = []
+
+    @property
+    def model_seconds(self) -> float:
+        return self._busy.total
+
+    def _key(self, call: StepCall) -> str:
+        blob = json.dumps([call.step, call.messages, call.schema, call.max_tokens, self.options.__dict__],
+                          sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    async def ask(self, call: StepCall) -> Answer:
+        """The validated reply to ``call``; the same question in one solve is asked once."""
+        key = self._key(call)
+        if key in self._memo:
+            self.stats.memo_hits += 1
+            answer = await asyncio.shield(self._memo[key])
+            return Answer(answer.reply, answer.error, 0, memo_hit=True)
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self._memo[key] = future
+        try:
+            answer = await self._ask_fresh(call)
+        except BaseException as err:
+            del self._memo[key]
+            future.set_exception(err)
+            future.exception()  # mark retrieved: waiting duplicates re-raise it themselves
+            raise
+        future.set_result(answer)
+        return answer
+
+    async def _ask_fresh(self, call: StepCall) -> Answer:
+        messages = list(call.messages)
+        error: str | None = None
+        for attempt in (1, 2):
+            completion, started = await self._complete(call, messages)
+            text = completion.text
+            reply, error = _validate(call, text)
+            self._log(call, messages, completion, started, error, attempt)
+            if error is None:
+                return Answer(reply, None, attempt)
+            if attempt == 1:
+                self.stats.reasks += 1
+                messages = [*messages, {"role": "assistant", "content": text},
+                            {"role": "user", "content": REASK.format(error=error)}]
+        return Answer(None, error, 2)
+
+    async def _complete(self, call: StepCall, messages: list[dict[str, str]]) -> tuple[Completion, float]:
+        if self.max_calls is not None and self.stats.llm_calls >= self.max_calls:
+            raise CallBudgetExhausted(f"stopped at the call limit ({self.max_calls})")
+        self.stats.llm_calls += 1
+        options = SamplingOptions(
+            temperature=self.options.temperature, seed=self.options.seed, top_p=self.options.top_p,
+            max_tokens=min(call.max_tokens, self.options.max_tokens),
+        )
+        async with self._gate:
+            self._busy.enter()
+            started = time.time()
+            try:
+                completion = await self.backend.complete(messages, schema=call.schema, options=options)
+            finally:
+                self._busy.leave()
+        self.stats.prompt_tokens += completion.prompt_tokens
+        self.stats.completion_tokens += completion.completion_tokens
+        self.stats.cached_tokens += completion.cached_tokens
+        return completion, started
+
+    def _log(self, call: StepCall, messages: list[dict[str, str]], completion: Completion, started: float,
+             error: str | None, attempt: int) -> None:
+        exchange = Exchange(
+            step=call.step, messages=messages, schema=call.schema, reply=completion.text, valid=error is None,
+            error=error,
+            attempt=attempt, prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
+            seconds=completion.seconds, started_at=started,
+        )
+        self.exchanges.append(exchange)
+        if self.on_exchange is not None:
+            self.on_exchange(exchange)
+
+
+def _validate(call: StepCall, text: str) -> tuple[BaseModel | None, str | None]:
+    try:
+        reply = call.reply_model.model_validate_json(text)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "reply"
+        return None, f"{where}: {first['msg']}"
+    try:
+        _check_not_echo(reply.model_dump(), call.messages[0]["content"])
+        call.check(reply)
+    except ValueError as err:
+        return None, str(err)
+    return reply, None
+
+
+def _check_not_echo(value: Any, instructions: str, where: str = "reply") -> None:
+    """A small model under a schema tends to copy its instructions into the fields: refuse that."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_not_echo(item, instructions, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_not_echo(item, instructions, f"{where}.{index}")
+    elif isinstance(value, str):
+        words = content_words(value)
+        if len(words) >= 4 and len(words & content_words(instructions)) >= 0.7 * len(words):
+            raise ValueError(f"{where} repeats the instructions; write an answer about this problem instead")

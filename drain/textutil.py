@@ -1,0 +1,25 @@
+"""Small text measures shared by the planner's checks and the evaluation.
+
+>>> sorted(content_words("The sump pump needs power in a storm"))
+['need', 'power', 'pump', 'storm', 'sump']
+"""
+
+from __future__ import annotations
+
+from triz.text import stems
+
+__all__ = ["content_words", "overlap"]
+
+_FILLER = frozenset(stems("a an and are as at be by for from in into is it of on or so that the this to was with "
+                          "your you we i my can do not no if when then than"))
+
+
+def content_words(text: str) -> set[str]:
+    """Stems of the words in ``text`` that carry meaning."""
+    return {word for word in stems(text) if word not in _FILLER}
+
+
+def overlap(part: str, whole: str) -> float:
+    """Share of ``part``'s content words that also occur in ``whole`` (0 when ``part`` has none)."""
+    words = content_words(part)
+    return len(words & content_words(whole)) / len(words) if words else 0.0
