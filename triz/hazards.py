@@ -38,10 +38,17 @@ class HazardChecker:
     def __init__(self, rules: Iterable[HazardRule]) -> None:
         self.rules = {rule.category: rule for rule in rules}
         self._index = PhraseIndex((rule.category, t) for rule in self.rules.values() for t in rule.triggers)
+        self._with_actions = PhraseIndex(
+            (rule.category, t) for rule in self.rules.values() for t in (*rule.triggers, *rule.actions)
+        )
 
-    def check(self, text: str) -> list[HazardMatch]:
-        """Every hazard whose triggers occur in ``text``; stop first, then in file order."""
-        found = self._index.find(text)
+    def check(self, text: str, *, actions: bool = False) -> list[HazardMatch]:
+        """Every hazard whose triggers occur in ``text``; stop first, then in file order.
+
+        With ``actions=True`` the rules' work phrases count too: use it for proposed fixes
+        ("rewire the panel"), not for problem descriptions.
+        """
+        found = (self._with_actions if actions else self._index).find(text)
         order = list(self.rules)
         matches = [
             HazardMatch(category=name, severity=rule.severity, message=rule.message, do_now=rule.do_now,

@@ -118,8 +118,9 @@ class HazardRule(_Frozen):
     message: Text
     do_now: tuple[Text, ...] = Field(min_length=1)
     professional: Text
+    actions: tuple[Phrase, ...] = ()  # work that needs a professional: flags ideas that propose it
 
-    @field_validator("triggers")
+    @field_validator("triggers", "actions")
     @classmethod
-    def _lower_case(cls, triggers: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(t.lower() for t in triggers)
+    def _lower_case(cls, phrases: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(t.lower() for t in phrases)

@@ -17,14 +17,15 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from drain.backends.base import Backend, SamplingOptions
 from drain.errors import DrainError
+from drain.planner.choices import offer_choices, offer_deepen_choices
 from drain.planner.session import CallBudgetExhausted, Exchange, ModelSession
-from drain.planner.steps import Choice, ContradictStep, DecomposeStep, DeepenStep, FrameStep, ResolveStep
+from drain.planner.steps import ContradictStep, DecomposeStep, DeepenStep, FrameStep, ResolveStep
 from drain.problem import ProblemText, read_problem
 from drain.prompts import PromptLibrary
 from drain.schema import (
@@ -46,14 +47,6 @@ from triz.knowledge import TrizKnowledge, load
 
 __all__ = ["Planner", "PlannerSettings"]
 
-# Offered when the homeowner's words match nothing: the parameters house problems use most.
-DEFAULT_IMPROVING = (30, 27, 22, 33, 17)
-DEFAULT_WORSENING = (32, 36, 25, 33, 27, 22)
-# What fixes usually trade: offered for the new contradiction a fix creates.
-DEEPEN_IMPROVING = (27, 30, 33, 22, 34, 17)
-DEEPEN_WORSENING = (36, 32, 20, 25, 33, 27)
-
-
 @dataclass(frozen=True)
 class PlannerSettings:
     """How far and how wide the planner goes; the defaults are the tested, benchmarked ones."""
@@ -65,7 +58,8 @@ class PlannerSettings:
     principles: int = 3  # principles turned into ideas per contradiction (the cell's first ones)
     subproblems: int = 2
     deepen: int = 1  # ideas per problem followed one level deeper
-    candidates: int = 5  # parameters offered to the model per list
+    ideas: bool = True  # False: stop at contradictions and principles (the evaluation's quick mode)
+    candidates: int = 8  # parameters offered to the model per list
     temperature: float = 0.0
     seed: int = 0
     concurrency: int | None = None  # None: the backend's slots; 1: one call at a time
@@ -225,28 +219,6 @@ class Planner:
             named=named,
         )
 
-    def _choices(self, text: str, context: str = "") -> tuple[list[Choice], list[Choice], dict[int, float]]:
-        """Improving and worsening parameters to offer for ``text``, and each one's lexical support (0..1)."""
-        k = self.settings.candidates
-        ranked = self.knowledge.candidates(text, k=12)
-        if context:
-            seen = {c.id for c in ranked}
-            ranked += [c for c in self.knowledge.candidates(context, k=8) if c.id not in seen]
-        top = max((c.score for c in ranked), default=1.0) or 1.0
-        support = {c.id: round(c.score / top, 3) for c in ranked}
-        hints = {c.id: ", ".join(c.matched[:3]) for c in ranked}
-        constrained = []
-        for constraint in self.knowledge.lexicon.constraints(f"{text} {context}"):
-            constrained += [p for p in constraint.parameters if p not in constrained]
-        improving = [c.id for c in ranked if c.id not in constrained][:k]
-        improving += [p for p in DEFAULT_IMPROVING if p not in improving and p not in constrained][: k - len(improving)]
-        worsening = [p for p in constrained if p not in improving]
-        worsening += [c.id for c in ranked if c.id not in improving and c.id not in worsening]
-        worsening += [p for p in DEFAULT_WORSENING if p not in improving and p not in worsening]
-        names = self.knowledge.parameter_names
-        as_choices = lambda ids: [Choice(i, names[i].name, hints.get(i, "")) for i in ids]  # noqa: E731
-        return as_choices(improving[:k]), as_choices(worsening[:k]), support
-
     def _contradiction(self, improving: int, worsening: int, confidence: float, reason: str,
                        source: str) -> Contradiction:
         names = self.knowledge.parameter_names
@@ -274,7 +246,7 @@ class Planner:
 
     def _idea(self, contradiction: Contradiction, principle: int, position: int, text: str, cost: str, diy: str,
               source: str) -> Idea:
-        hazards = self.knowledge.check_hazards(text)
+        hazards = self.knowledge.hazards.check(text, actions=True)
         if any(h.severity == "stop" for h in hazards):
             diy = "pro"  # a fix that touches a stop hazard is never a DIY job, whatever the model said
         i, w = contradiction.improving.id, contradiction.worsening.id
@@ -316,7 +288,7 @@ class Planner:
 
     async def _contradict(self, state: _Solve, node: Node, *, top: bool) -> list[Job]:
         context = "" if top else state.tree.problem
-        improving, worsening, support = self._choices(node.problem, context)
+        improving, worsening, support = offer_choices(self.knowledge, node.problem, context, self.settings.candidates)
         most = self.settings.contradictions if top else self.settings.child_contradictions
         call = self.contradict_step.build(problem=node.problem, improving=improving, worsening=worsening, most=most)
         answer = await state.session.ask(call)
@@ -332,13 +304,16 @@ class Planner:
             for w in (c.id for c in worsening):
                 if len(picked) >= most:
                     break
-                if i != w and (i, w) not in {(p[0], p[1]) for p in picked} and self.knowledge.matrix.principles_of(i, w):
+                taken = {(p[0], p[1]) for p in picked}
+                if i != w and (i, w) not in taken and self.knowledge.matrix.principles_of(i, w):
                     picked.append((i, w, "the homeowner's words point to these two parameters", "lexicon"))
         for rank, (i, w, reason, source) in enumerate(picked[:most]):
             base = (0.9 - 0.15 * rank) if source == "model" else (0.5 - 0.1 * rank)
             lexical = (support.get(i, 0.0) + support.get(w, 0.0)) / 2
             node.contradictions.append(self._contradiction(i, w, base * (0.6 + 0.4 * lexical), reason, source))
         node.contradictions.sort(key=lambda c: (not c.principles, -c.confidence))
+        if not self.settings.ideas:
+            return []
         return [lambda c=c: self._resolve(state, node, c) for c in node.contradictions if c.principles]
 
     async def _resolve(self, state: _Solve, node: Node, contradiction: Contradiction) -> list[Job]:
@@ -363,15 +338,8 @@ class Planner:
         return [lambda idea=idea: self._deepen(state, node, idea) for idea in chosen]
 
     async def _deepen(self, state: _Solve, node: Node, idea: Idea) -> list[Job]:
-        found, _, _ = self._choices(idea.idea)
-        improving = _merge([c.id for c in found][:2], DEEPEN_IMPROVING, self.settings.candidates + 1)
-        worsening = _merge([], DEEPEN_WORSENING, self.settings.candidates + 1)
-        names = self.knowledge.parameter_names
-        call = self.deepen_step.build(
-            problem=node.problem, fix=idea.idea,
-            improving=[Choice(i, names[i].name) for i in improving],
-            worsening=[Choice(w, names[w].name) for w in worsening],
-        )
+        improving, worsening = offer_deepen_choices(self.knowledge, idea.idea, self.settings.candidates + 1)
+        call = self.deepen_step.build(problem=node.problem, fix=idea.idea, improving=improving, worsening=worsening)
         answer = await state.session.ask(call)
         if answer.reply is None:
             _mark_partial(node, f"deepen: {answer.error}")
@@ -386,14 +354,6 @@ class Planner:
         child.contradictions.append(contradiction)
         idea.followup = child
         return [lambda: self._resolve(state, child, contradiction)] if contradiction.principles else []
-
-
-def _merge(first: Sequence[int], then: Sequence[int], limit: int) -> list[int]:
-    merged: list[int] = []
-    for value in (*first, *then):
-        if value not in merged:
-            merged.append(value)
-    return merged[:limit]
 
 
 def _mark_partial(node: Node, note: str) -> None:

@@ -160,6 +160,8 @@ class ContradictStep(_Step):
                     raise ValueError(f"improving must be one of {up}, not {choice.improving}")
                 if choice.worsening not in down:
                     raise ValueError(f"worsening must be one of {down}, not {choice.worsening}")
+                if choice.improving == choice.worsening:
+                    raise ValueError("improving and worsening must be different parameters")
                 if (choice.improving, choice.worsening) in pairs:
                     raise ValueError(f"the pair {choice.improving}, {choice.worsening} is given twice")
                 pairs.add((choice.improving, choice.worsening))

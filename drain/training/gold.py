@@ -20,7 +20,7 @@ from drain.planner.replies import ContradictionChoice, FrameReply, IdeaReply, Ph
 
 __all__ = ["DEEPEN_IMPROVING", "DEEPEN_WORSENING", "GoldDeepen", "GoldRecord", "read_gold"]
 
-from drain.planner.planner import DEEPEN_IMPROVING, DEEPEN_WORSENING
+from drain.planner.choices import DEEPEN_IMPROVING, DEEPEN_WORSENING
 
 
 class GoldDeepen(BaseModel):

@@ -1,0 +1,48 @@
+"""``drain dataset build``: chat-format training data for every planner step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+dataset_app = typer.Typer(help="Training data for the DRAIN model.", no_args_is_help=True)
+
+
+def _checkout() -> Path:
+    return Path(__file__).resolve().parent.parent.parent
+
+
+@dataset_app.command("build")
+def build(
+    out: Path = typer.Option(..., "--output", "-o", help="Folder for train.jsonl, valid.jsonl and the data card."),
+    gold: list[Path] = typer.Option([], "--gold", help="Gold annotation files (default: training/gold_*.jsonl)."),
+    benchmark: Path | None = typer.Option(None, "--benchmark",
+                                          help="Benchmark whose dev/test problems must not leak in "
+                                               "(default: bench/homeowner/cases.jsonl)."),
+    export: list[Path] = typer.Option([], "--export", help="Chat files from `drain export` to add."),
+    variants: int = typer.Option(2, "--variants", min=0, max=4, help="Re-phrasings per problem."),
+    lexicon: int = typer.Option(300, "--lexicon", min=0, max=5000, help="Lexicon-made contradiction examples."),
+    valid_share: float = typer.Option(0.08, "--valid-share", min=0.0, max=0.5, help="Records held out for loss."),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Build chat examples from the gold annotations, phrasing variations, the lexicon and store exports."""
+    import triz
+    from drain.commands.output import console
+    from drain.errors import InputError
+    from drain.training.dataset import build_dataset
+
+    root = _checkout()
+    gold_files = gold or sorted((root / "training").glob("gold_*.jsonl"))
+    if not gold_files:
+        raise InputError("no gold files: pass --gold FILE (the checkout's training/gold_*.jsonl are the default)")
+    bench = benchmark or root / "bench" / "homeowner" / "cases.jsonl"
+    result = build_dataset(out, gold_files=gold_files, knowledge=triz.load(),
+                           benchmark=bench if bench.is_file() else None, exports=export, variants=variants,
+                           lexicon=lexicon, valid_share=valid_share, seed=seed)
+    console().print(f"wrote {result.train} training and {result.valid} validation examples to {out} "
+                    f"(data card: {out / 'data_card.md'})")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(dataset_app, name="dataset")

@@ -1,0 +1,104 @@
+"""``drain eval``: run DRAIN (and baselines) over a labelled JSONL file and report the metrics."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from drain.commands.common import BackendOptions, make_backend
+
+
+class Baseline(StrEnum):
+    plain = "plain"
+    lexicon = "lexicon"
+
+
+def evaluate(
+    file: Path = typer.Argument(..., help='JSONL: {"id", "problem", "pairs", "principles_used", "hazards"} per line.'),
+    split: str | None = typer.Option(None, "--split", help="Only cases of this split (train, dev or test)."),
+    baseline: list[Baseline] = typer.Option([], "--baseline", help="Also run a baseline: plain, lexicon."),
+    repeats: int = typer.Option(1, "--repeats", min=1, max=20, help="Runs per case (seeds seed..seed+N-1)."),
+    temperature: float | None = typer.Option(None, "--temperature", min=0.0, max=2.0,
+                                             help="Default 0, or 0.7 with --repeats > 1."),
+    seed: int = typer.Option(0, "--seed"),
+    full: bool = typer.Option(False, "--full", help="Solve whole trees (ideas, sub-problems) instead of depth 1."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N cases."),
+    concurrency: int = typer.Option(2, "--concurrency", min=1, max=32, help="Cases solved at once."),
+    json_out: Path | None = typer.Option(None, "--json", help="Write the aggregate metrics here."),
+    predictions_out: Path | None = typer.Option(None, "--predictions", help="Write one line per case and run."),
+    report: Path | None = typer.Option(None, "--report", help="Write a Markdown report with per-case rows."),
+    chart: Path | None = typer.Option(None, "--chart", help="Write a PNG chart (needs matplotlib)."),
+    backend: str = BackendOptions.backend,
+    model: str | None = BackendOptions.model,
+    adapter: Path | None = BackendOptions.adapter,
+    no_adapter: bool = BackendOptions.no_adapter,
+    base_url: str | None = BackendOptions.base_url,
+    api_key: str | None = BackendOptions.api_key,
+    slots: int | None = BackendOptions.slots,
+) -> None:
+    """Evaluate DRAIN on labelled homeowner problems: pair hit@k, precision/recall, principles, hazards."""
+    import asyncio
+
+    import triz
+    from drain.evaluate.cases import read_cases
+    from drain.evaluate.report import metrics_json, rich_table, write_chart, write_markdown, write_predictions
+    from drain.evaluate.runner import Prediction, aggregate, run_system
+    from drain.planner import PlannerSettings
+
+    cases = read_cases(file, split=split, limit=limit)
+    if temperature is None:
+        temperature = 0.7 if repeats > 1 else 0.0
+    settings = PlannerSettings(depth=2 if full else 1, ideas=full, seed=seed, temperature=temperature)
+    knowledge = triz.load()
+    systems = ["drain", *dict.fromkeys(b.value for b in baseline)]
+    engine = make_backend(backend, model, adapter, no_adapter, base_url, api_key, slots)
+    done = {"n": 0}
+    total = len(cases) * repeats * len(systems)
+
+    def progress(prediction: Prediction) -> None:
+        done["n"] += 1
+        if sys.stderr.isatty():
+            sys.stderr.write(f"\r{done['n']}/{total} {prediction.system} {prediction.id}   ")
+            sys.stderr.flush()
+
+    async def run() -> dict[str, list[Any]]:
+        found: dict[str, list[Any]] = {}
+        async with engine:
+            for system in systems:
+                found[system] = await run_system(
+                    system, cases, backend=engine, knowledge=knowledge, settings=settings,
+                    repeats=1 if system == "lexicon" else repeats, concurrency=concurrency, on_done=progress)
+        return found
+
+    predictions = asyncio.run(run())
+    if sys.stderr.isatty():
+        sys.stderr.write("\n")
+    results = {system: aggregate(cases, found) for system, found in predictions.items()}
+    meta = {"file": str(file), "split": split, "cases": len(cases), "repeats": repeats, "temperature": temperature,
+            "seed": seed, "depth": settings.depth, "ideas": settings.ideas, **engine.describe()}
+    from drain.commands.output import console, print_json
+
+    console().print(rich_table(results, f"DRAIN evaluation: {file.name} {split or ''} ({len(cases)} cases)"))
+    if json_out is not None:
+        import json
+
+        json_out.write_text(json.dumps(metrics_json(results, meta), indent=2) + "\n", encoding="utf-8")
+    everything = [p for found in predictions.values() for p in found]
+    if predictions_out is not None:
+        write_predictions(predictions_out, everything)
+    if report is not None:
+        write_markdown(report, results, cases, everything, meta)
+    if chart is not None:
+        write_chart(chart, results, f"DRAIN vs baselines ({file.name}, {split or 'all'})")
+    if not sys.stdout.isatty() and json_out is None:
+        print_json(metrics_json(results, meta))
+    if any(p.error for p in everything):
+        raise typer.Exit(5)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("eval")(evaluate)

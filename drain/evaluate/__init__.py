@@ -1,0 +1,1 @@
+"""Evaluation: the homeowner benchmark, metrics, baselines and reports (``drain eval``)."""
