@@ -7,12 +7,9 @@ from typing import Any
 import typer
 
 from drain.commands.output import TextOrJson, console, print_json
+from drain.knowledge_json import cell_json, principle_json
 
 FORMAT = typer.Option(TextOrJson.text, "--format", "-f", help="text or json.")
-
-
-def _ref(row: Any) -> dict[str, Any]:
-    return {"id": row.id, "name": row.name}
 
 
 def matrix(
@@ -35,31 +32,23 @@ def matrix(
         return
     if improving is None:
         raise typer.BadParameter("give an improving parameter (and a worsening one), or --all")
-    names, principle_names = knowledge.parameter_names, knowledge.principle_names
-    first = names[knowledge.parameter_id(improving)]
     if worsening is None:
-        _print_row(knowledge, first, fmt)
+        _print_row(knowledge, knowledge.parameter_names[knowledge.parameter_id(improving)], fmt)
         return
-    second = names[knowledge.parameter_id(worsening)]
-    found = knowledge.matrix.lookup(first.id, second.id)
-    result: dict[str, Any] = {
-        "improving": _ref(first),
-        "worsening": _ref(second),
-        "principles": [_ref(principle_names[p]) for p in found.principles],
-    }
-    if found.reason:
-        result["reason"] = found.reason
+    result = cell_json(improving, worsening)
     if fmt is TextOrJson.json:
         print_json(result)
         return
     out = console()
-    out.print(f"[bold]Improving[/] {first.id} {first.name}  [bold]while worsening[/] {second.id} {second.name}")
-    if found.reason:
-        out.print(f"[yellow]No principles:[/] {found.reason}")
+    first, second = result["improving"], result["worsening"]
+    out.print(f"[bold]Improving[/] {first['id']} {first['name']}  "
+              f"[bold]while worsening[/] {second['id']} {second['name']}")
+    if "reason" in result:
+        out.print(f"[yellow]No principles:[/] {result['reason']}")
         return
-    for rank, pid in enumerate(found.principles, start=1):
-        out.print(f"  {rank}. [bold cyan]{pid} {principle_names[pid].name}[/]")
-    out.print(f"Details: drain principle {found.principles[0]}")
+    for rank, principle in enumerate(result["principles"], start=1):
+        out.print(f"  {rank}. [bold cyan]{principle['id']} {principle['name']}[/]")
+    out.print(f"Details: drain principle {result['principles'][0]['id']}")
 
 
 def _print_row(knowledge: Any, param: Any, fmt: TextOrJson) -> None:
@@ -105,12 +94,11 @@ def principle(ref: str = typer.Argument(..., help="Principle id (1-40) or name."
 
     knowledge = triz.load(lazy=True)
     found = knowledge.principle(ref)
+    if fmt is TextOrJson.json:
+        print_json(principle_json(found.id))
+        return
     cells = knowledge.matrix.cells_with(found.id)
     separations = [s.name for s in knowledge.separations if found.id in s.principles]
-    if fmt is TextOrJson.json:
-        print_json({**found.model_dump(mode="json"), "cells": [list(c) for c in cells],
-                    "separations": separations})
-        return
     out = console()
     also = f" (also: {', '.join(found.also_published_as)})" if found.also_published_as else ""
     out.print(f"[bold cyan]{found.id} {found.name}[/]{also}")

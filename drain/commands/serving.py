@@ -1,0 +1,82 @@
+"""``drain serve``: the HTTP API and the phone page, on uvicorn (needs the ``serve`` extra)."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import typer
+
+from drain.commands.common import BackendOptions, PlannerOptions, make_backend, make_settings
+from drain.errors import DrainError, InputError
+
+
+def log_config(secrets: list[str | None]) -> dict[str, Any]:
+    """uvicorn's logging set-up with every secret redacted from every log line (DRAIN's own lines too)."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["redact"] = {"()": "drain.serve.hardening.RedactSecrets", "secrets": secrets}
+    for handler in config["handlers"].values():
+        handler.setdefault("filters", []).append("redact")
+    config["loggers"]["drain"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
+
+
+def _safe_url(url: str | None) -> str | None:
+    """``url`` without a user name or password in it, for printing."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."),
+    port: int = typer.Option(8000, "--port", "-p", min=1, max=65535, help="Port to listen on."),
+    max_solves: int = typer.Option(2, "--max-solves", min=1, max=64, help="Solves at once; more get 503."),
+    timeout: float = typer.Option(120.0, "--timeout", min=1.0, max=3600.0, help="Seconds per solve; then 504."),
+    cors_origin: list[str] = typer.Option([], "--cors-origin", help="Allow this web origin (repeatable)."),
+    depth: int = PlannerOptions.depth,
+    max_calls: int = PlannerOptions.max_calls,
+    seed: int = PlannerOptions.seed,
+    temperature: float = PlannerOptions.temperature,
+    sequential: bool = PlannerOptions.sequential,
+    backend: str = BackendOptions.backend,
+    model: str | None = BackendOptions.model,
+    adapter: Path | None = BackendOptions.adapter,
+    no_adapter: bool = BackendOptions.no_adapter,
+    base_url: str | None = BackendOptions.base_url,
+    api_key: str | None = BackendOptions.api_key,
+    slots: int | None = BackendOptions.slots,
+) -> None:
+    """Serve the API (/v1, docs at /docs) and the phone page (/) with one shared model."""
+    try:
+        import uvicorn
+
+        from drain.serve import create_app
+    except ModuleNotFoundError as err:
+        raise DrainError(f"drain serve needs the serve extra ({err.name} is missing): "
+                         "pip install 'drain-tips[serve]'") from None
+    for origin in cors_origin:
+        if origin != "*" and not urlsplit(origin).scheme.startswith("http"):
+            raise InputError(f"--cors-origin takes an origin such as https://example.org, not {origin!r}")
+    settings = make_settings(depth, max_calls, seed, temperature, sequential)
+    engine = make_backend(backend, model, adapter, no_adapter, base_url, api_key, slots)
+    app = create_app(lambda: engine, settings=settings, max_concurrent_solves=max_solves, request_timeout=timeout,
+                     cors_origins=tuple(cors_origin))
+    where = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
+    server = _safe_url(getattr(engine, "base_url", None))
+    typer.echo(f"DRAIN on {where} (API docs: {where}docs); backend {engine.name}, model {engine.model or 'default'}"
+               + (f" at {server}" if server else ""), err=True)
+    secrets = [api_key, getattr(engine, "api_key", None)]
+    uvicorn.run(app, host=host, port=port, log_config=log_config(secrets), server_header=False,
+                timeout_graceful_shutdown=5)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)

@@ -1,0 +1,167 @@
+"""The ``/v1`` routes: solve (whole or streamed), recent runs, feedback (one vote or an offline batch),
+the contradiction matrix and the principles (the same JSON as ``drain matrix/principle --format json``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import PurePath
+from typing import Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import ValidationError
+
+from drain.errors import DrainError, InputError, StoreError
+from drain.knowledge_json import cell_json, principle_json
+from drain.problem import read_problem
+from drain.schema import SolutionTree
+from drain.serve.hardening import ApiError, drain_error_status, scrub
+from drain.serve.schemas import RUN_ID, FeedbackBatch, FeedbackRequest, SolveRequest, Vote
+from drain.serve.solving import SolveService, public_tree
+from drain.store import Store
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1")
+ERRORS: dict[int | str, dict[str, Any]] = {
+    422: {"description": "Invalid input; `field` names the field"},
+    503: {"description": "Every solve slot is busy (or the model is unavailable)"},
+    504: {"description": "The solve took longer than the server's timeout"},
+}
+RUN_FIELDS = ("id", "created_at", "finished_at", "source", "problem", "status", "error", "backend", "model", "adapter",
+              "llm_calls", "prompt_tokens", "completion_tokens", "wall_seconds", "feedback")
+
+
+def service(request: Request) -> SolveService:
+    """The app's solve service (one per app)."""
+    return request.app.state.drain
+
+
+def _checked_problem(text: str) -> str:
+    try:
+        read_problem(text)
+    except InputError as err:
+        raise ApiError(422, "validation", f"problem: {scrub(err)}", field="problem") from None
+    return text
+
+
+@router.post("/solve", responses={200: {"model": SolutionTree, "description": "The solution tree"}, **ERRORS})
+async def solve(body: SolveRequest, svc: SolveService = Depends(service)) -> JSONResponse:
+    """Solve a house problem; the answer is the solve JSON contract with its ``run_id``."""
+    text = _checked_problem(body.problem)
+    return JSONResponse(await svc.solve(text, svc.settings_for(body)))
+
+
+@router.post("/solve/stream", response_class=StreamingResponse,
+             responses={200: {"content": {"text/event-stream": {}},
+                              "description": "Events: start, level, tree (snapshots), then result or error"},
+                        **ERRORS})
+async def solve_stream(body: SolveRequest, request: Request,
+                       svc: SolveService = Depends(service)) -> StreamingResponse:
+    """Solve as server-sent events: ``start`` (hazards first), ``level``, ``tree``, then ``result`` or ``error``."""
+    text = _checked_problem(body.problem)
+    return await svc.stream(text, svc.settings_for(body), request)
+
+
+def _name(value: Any) -> Any:
+    return PurePath(str(value)).name if value else value
+
+
+def _public_run(row: dict[str, Any]) -> dict[str, Any]:
+    run = {key: row.get(key) for key in RUN_FIELDS if key in row}
+    run["model"], run["adapter"] = _name(run.get("model")), _name(run.get("adapter"))
+    if run.get("error"):
+        run["error"] = scrub(run["error"])
+    return run
+
+
+def _find_run(store: Store, ref: str) -> dict[str, Any]:
+    try:
+        return store.get_run(ref)
+    except StoreError as err:
+        if "no run" in str(err) or "ambiguous" in str(err):
+            raise ApiError(404, "not_found", f"no run {ref!r}" if "no run" in str(err) else f"run id {ref!r} is "
+                           "ambiguous", field="run") from None
+        raise
+
+
+@router.get("/runs")
+def runs(limit: int = Query(20, ge=1, le=100), svc: SolveService = Depends(service)) -> dict[str, Any]:
+    """The most recent runs, newest first."""
+    return {"runs": [_public_run(row) for row in svc.store.list_runs(limit)]}
+
+
+@router.get("/runs/{run_id}", responses={404: {"description": "No such run"}})
+def run_detail(run_id: str = Path(pattern=RUN_ID), svc: SolveService = Depends(service)) -> dict[str, Any]:
+    """One run (id or unique prefix): its record, its settings, its tree (if it finished) and its votes."""
+    row = _find_run(svc.store, run_id)
+    run = _public_run(row)
+    run["settings"] = json.loads(row["settings_json"]) if row.get("settings_json") else {}
+    run["tree"] = public_tree(json.loads(row["tree_json"])) if row.get("tree_json") else None
+    run["votes"] = [{k: f[k] for k in ("id", "idea", "rating", "note", "source", "created_at")}
+                    for f in svc.store.feedback(row["id"])]
+    return run
+
+
+def _add_vote(store: Store, vote: FeedbackRequest) -> tuple[int, str]:
+    run = _find_run(store, vote.run)
+    try:
+        feedback_id = store.add_feedback(run["id"], rating=vote.rating, idea=vote.idea, note=vote.note, source="api",
+                                         client_event_id=vote.client_event_id)
+    except InputError as err:
+        raise ApiError(422, "bad_input", scrub(err), field="idea" if vote.idea is not None else "run") from None
+    return feedback_id, run["id"]
+
+
+@router.post("/feedback", status_code=201, responses={404: {"description": "No such run"}, 422: ERRORS[422]})
+def feedback(body: FeedbackRequest, svc: SolveService = Depends(service)) -> dict[str, Any]:
+    """A thumbs up or down on a run or one of its numbered ideas."""
+    feedback_id, run_id = _add_vote(svc.store, body)
+    return {"ok": True, "feedback_id": feedback_id, "run": run_id}
+
+
+@router.post("/feedback/batch")
+def feedback_batch(body: FeedbackBatch, svc: SolveService = Depends(service)) -> dict[str, Any]:
+    """Votes collected offline: each stored once by ``client_event_id``; a bad vote fails alone."""
+    results: list[dict[str, Any]] = []
+    for index, raw in enumerate(body.votes):
+        event_id = raw.get("client_event_id") if isinstance(raw, dict) else None
+        result: dict[str, Any] = {"index": index,
+                                  "client_event_id": event_id if isinstance(event_id, str) else None}
+        if isinstance(result["client_event_id"], str) and len(result["client_event_id"]) > 100:
+            result["client_event_id"] = None
+        try:
+            vote = Vote.model_validate(raw)
+            feedback_id, run_id = _add_vote(svc.store, vote)
+        except ValidationError as err:
+            first = err.errors()[0]
+            field = ".".join(str(p) for p in first.get("loc", ())) or "vote"
+            result.update(ok=False, status=422, error="validation", field=field,
+                          message=f"{field}: {scrub(first.get('msg', 'invalid'), 200)}")
+        except ApiError as err:
+            result.update(ok=False, status=err.status, error=err.code, message=err.message, field=err.field)
+        except DrainError as err:
+            status, code = drain_error_status(err)
+            result.update(ok=False, status=status, error=code, message=scrub(err))
+        else:
+            result.update(ok=True, status=200, feedback_id=feedback_id, run=run_id)
+        results.append(result)
+    saved = sum(1 for r in results if r["ok"])
+    return {"results": results, "saved": saved, "failed": len(results) - saved}
+
+
+def _ref(row: Any) -> dict[str, Any]:
+    return {"id": row.id, "name": row.name}
+
+
+@router.get("/matrix/{improving}/{worsening}", responses={422: {"description": "Unknown parameter"}})
+def matrix(improving: str = Path(max_length=100, description="Improving parameter: id (1-39) or name"),
+           worsening: str = Path(max_length=100, description="Worsening parameter: id or name")) -> dict[str, Any]:
+    """The contradiction matrix cell: the principles, in the published order (or why the cell is empty)."""
+    return cell_json(improving, worsening)
+
+
+@router.get("/principles/{ref}", responses={422: {"description": "Unknown principle"}})
+def principle(ref: str = Path(max_length=100, description="Principle id (1-40) or name")) -> dict[str, Any]:
+    """An inventive principle: sub-principles, home examples, the matrix cells that suggest it."""
+    return principle_json(ref)

@@ -1,0 +1,146 @@
+"""The app factory: the ``/v1`` API, the phone page at ``/`` and the hardening around both.
+
+>>> from drain.backends.fake import FakeBackend
+>>> app = create_app(lambda: FakeBackend())
+>>> sorted(path for path in app.openapi()["paths"] if path.startswith("/v1/feedback"))
+['/v1/feedback', '/v1/feedback/batch']
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse
+
+from drain.backends.base import Backend
+from drain.planner import PlannerSettings
+from drain.serve import api
+from drain.serve.hardening import (
+    ApiError,
+    BodyLimitMiddleware,
+    SecurityHeadersMiddleware,
+    install_error_handlers,
+)
+from drain.serve.solving import SolveService
+from drain.store import Store
+
+__all__ = ["STATIC_DIR", "create_app"]
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+MEDIA_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".webmanifest": "application/manifest+json",
+}
+DESCRIPTION = """TRIZ reasoning for house problems: a homeowner's problem in; hazards, the ideal final result,
+contradictions with their matrix cell and principles, and numbered ideas out. The phone page is at `/`."""
+
+
+def _static_files() -> dict[str, Path]:
+    """The files the server may send: regular files inside ``static/`` with a known type, by relative name."""
+    found: dict[str, Path] = {}
+    for path in STATIC_DIR.rglob("*"):
+        if path.is_file() and not path.is_symlink() and path.suffix in MEDIA_TYPES:
+            resolved = path.resolve()
+            if resolved.is_relative_to(STATIC_DIR):
+                found[path.relative_to(STATIC_DIR).as_posix()] = resolved
+    return found
+
+
+def _docs_page(openapi_url: str) -> HTMLResponse:
+    """Swagger UI, whose bundle comes from its CDN: this page alone allows that and its one inline script."""
+    page = get_swagger_ui_html(openapi_url=openapi_url, title="DRAIN API", swagger_favicon_url="/static/icon.svg")
+    html = bytes(page.body).decode()
+    scripts = re.findall(r"<script>(.*?)</script>", html, flags=re.DOTALL)
+    hashes = " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'" for s in scripts)
+    cdn = "https://cdn.jsdelivr.net"
+    csp = (f"default-src 'self'; script-src 'self' {cdn} {hashes}; style-src 'self' 'unsafe-inline' {cdn}; "
+           "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'")
+    return HTMLResponse(html, headers={"content-security-policy": csp})
+
+
+def _add_pages(app: FastAPI, files: dict[str, Path]) -> None:
+    def send(name: str, **headers: str) -> FileResponse:
+        path = files.get(name)
+        if path is None:
+            raise ApiError(404, "not_found", "Not Found")
+        return FileResponse(path, media_type=MEDIA_TYPES[path.suffix], headers={"cache-control": "no-cache",
+                                                                                  **headers})
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return send("index.html")
+
+    @app.get("/sw.js", include_in_schema=False)
+    def service_worker() -> FileResponse:
+        return send("sw.js", **{"service-worker-allowed": "/"})
+
+    @app.get("/manifest.webmanifest", include_in_schema=False)
+    def manifest() -> FileResponse:
+        return send("manifest.webmanifest")
+
+    @app.get("/static/{name:path}", include_in_schema=False)
+    def static(name: str) -> FileResponse:
+        return send(name)  # looked up among the known files: no path from the request ever reaches the disk
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return _docs_page(app.openapi_url or "/openapi.json")
+
+    @app.get("/healthz", tags=["health"])
+    def healthz(svc: SolveService = Depends(api.service)) -> dict[str, Any]:
+        """Liveness: the version, what serves the model, and how many solves are running."""
+        from drain import __version__
+
+        return {"status": "ok", "version": __version__, "backend": svc.backend_info, "solving": svc.active,
+                "max_concurrent_solves": svc.max_concurrent}
+
+
+def create_app(
+    backend_factory: Callable[[], Backend],
+    *,
+    store: Store | None = None,
+    settings: PlannerSettings = PlannerSettings(),
+    max_concurrent_solves: int = 2,
+    request_timeout: float = 120.0,
+    max_body_bytes: int = 16384,
+    cors_origins: Sequence[str] = (),
+) -> FastAPI:
+    """The DRAIN web app: ``backend_factory`` is called once; every request's Planner shares that backend."""
+    from drain import __version__
+
+    service = SolveService(backend_factory, store=store, settings=settings, max_concurrent=max_concurrent_solves,
+                           timeout=request_timeout)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await service.backend()  # a missing model stops the server at start, not at the first request
+        try:
+            yield
+        finally:
+            await service.close()
+
+    app = FastAPI(title="DRAIN API", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None,
+                  lifespan=lifespan)
+    app.state.drain = service
+    install_error_handlers(app)
+    app.include_router(api.router, tags=["drain"])
+    _add_pages(app, _static_files())
+    if cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
+                           allow_headers=["content-type"], max_age=600)
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
+    return app

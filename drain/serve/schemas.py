@@ -1,0 +1,51 @@
+"""The request bodies the API accepts; unknown fields are refused, so a typo is a 422 naming it."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from drain.problem import MAX_PROBLEM_CHARS
+
+__all__ = ["FeedbackBatch", "FeedbackRequest", "SolveRequest", "Vote"]
+
+RUN_ID = r"^[A-Za-z0-9_-]{4,64}$"
+EVENT_ID = r"^[A-Za-z0-9_.:-]{8,100}$"
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SolveRequest(_Body):
+    """A problem to solve; ``depth``, ``max_calls`` and ``seed`` override the server's settings."""
+
+    problem: str = Field(max_length=MAX_PROBLEM_CHARS * 2, description="The house problem, in the homeowner's words.",
+                         examples=["leaking basement on budget"])
+    depth: int | None = Field(None, ge=1, le=5, description="Levels of problems: 1 = the problem alone.")
+    max_calls: int | None = Field(None, ge=1, le=500, description="Model calls for this solve, re-asks included.")
+    seed: int | None = Field(None, ge=0, le=2**32 - 1, description="Sampling seed.")
+
+
+class FeedbackRequest(_Body):
+    """A thumbs up or down on a run, or on one of its ideas (numbered as ``numbered_ideas()``)."""
+
+    run: str = Field(pattern=RUN_ID, description="The run id (or a unique prefix of at least 4 characters).")
+    idea: int | None = Field(None, ge=1, le=10_000, description="The idea's number; none rates the whole run.")
+    rating: Literal["up", "down"]
+    note: str | None = Field(None, max_length=1000)
+    client_event_id: str | None = Field(None, pattern=EVENT_ID,
+                                        description="The client's id for this vote; a repeat is stored once.")
+
+
+class Vote(FeedbackRequest):
+    """A vote collected offline; ``client_event_id`` makes syncing it again harmless."""
+
+    client_event_id: str = Field(pattern=EVENT_ID)  # type: ignore[assignment]
+
+
+class FeedbackBatch(_Body):
+    """Votes queued on a phone while offline. Each is checked on its own: one bad vote drops only itself."""
+
+    votes: list[Any] = Field(max_length=500, description="Each a Vote: {run, idea?, rating, note?, client_event_id}.")
