@@ -246,8 +246,9 @@ def test_healthz_and_openapi_docs(client: TestClient) -> None:
                  "/v1/feedback/batch", "/v1/matrix/{improving}/{worsening}", "/v1/principles/{ref}", "/healthz"):
         assert path in paths
     docs = client.get("/docs")
-    assert docs.status_code == 200 and "swagger-ui" in docs.text
-    assert "sha256-" in docs.headers["content-security-policy"]
+    assert docs.status_code == 200 and "/static/docs.js" in docs.text
+    assert "cdn" not in docs.text.lower()  # the reference renders from /openapi.json with local files only
+    assert "script-src 'self';" in docs.headers["content-security-policy"]
 
 
 # ------------------------------------------------------------------------------------------------ hardening

@@ -226,6 +226,22 @@ def test_keyboard_only_submit_and_vote(phone: Any, server: Server) -> None:
     shot(page, "phone-keyboard")
 
 
+def test_api_docs_render_offline_from_openapi(browser: Any, server: Server) -> None:
+    context = browser.new_context(viewport={"width": 1024, "height": 800})
+    page = context.new_page()
+    outside: list[str] = []
+    page.on("request", lambda request: None if request.url.startswith(server.url) else outside.append(request.url))
+    try:
+        page.goto(server.url + "/docs")
+        page.wait_for_selector("section h2 code")
+        paths = page.locator("section h2 code").all_text_contents()
+        assert "/v1/solve" in paths and "/v1/feedback/batch" in paths
+        assert outside == []
+        shot(page, "api-docs")
+    finally:
+        context.close()
+
+
 # ------------------------------------------------------------------------------------------------ desktop
 def test_desktop_layout(browser: Any, server: Server) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
