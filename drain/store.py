@@ -231,6 +231,24 @@ class Store:
         with self._connect() as db:
             return [dict(r) for r in db.execute(query, (run_id,) if run_id else ()).fetchall()]
 
+    def iter_exchanges(self, *, valid_only: bool = True, statuses: tuple[str, ...] = ("ok", "partial"),
+                       sources: tuple[str, ...] = (), steps: tuple[str, ...] = ()) -> Iterator[dict[str, Any]]:
+        """Logged exchanges of finished runs, oldest first, each with its run's problem, source and status."""
+        where = [f"r.status IN ({', '.join('?' * len(statuses))})"] if statuses else []
+        params: list[Any] = list(statuses)
+        if valid_only:
+            where.append("e.valid = 1")
+        for column, values in (("r.source", sources), ("e.step", steps)):
+            if values:
+                where.append(f"{column} IN ({', '.join('?' * len(values))})")
+                params += list(values)
+        query = ("SELECT e.*, r.problem AS run_problem, r.source AS run_source, r.status AS run_status "
+                 "FROM exchanges e JOIN runs r ON r.id = e.run_id"
+                 + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY e.id")
+        with self._connect() as db:
+            for row in db.execute(query, params):
+                yield dict(row)
+
     # ------------------------------------------------------------------------------------------------ feedback
     def add_feedback(self, run_id: str, *, rating: str, idea: int | None = None, note: str | None = None,
                      source: str = "cli", client_event_id: str | None = None) -> int:

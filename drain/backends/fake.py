@@ -15,6 +15,7 @@ strings), so the planner's logic can be tested without a model.
 from __future__ import annotations
 
 import json
+import os
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,8 +42,11 @@ class FakeBackend(Backend):
 
     name = "fake"
 
-    def __init__(self, responder: Responder | None = None, *, slots: int = 4, model: str = "fake-model") -> None:
+    def __init__(self, responder: Responder | None = None, *, slots: int = 4, model: str = "fake-model",
+                 delay: float = 0.0) -> None:
         self.responder = responder
+        # seconds to sleep per request (slow solves for tests); ``--backend fake`` reads $DRAIN_FAKE_DELAY
+        self.delay = delay or float(os.environ.get("DRAIN_FAKE_DELAY") or 0.0)
         self.model = model
         self.capabilities = Capabilities(json_schema=True, parallel_slots=slots, seeded=True, lora=False)
         self.requests: list[FakeRequest] = []
@@ -68,7 +72,7 @@ class FakeBackend(Backend):
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            await asyncio.sleep(0)  # let other requests of the same level start
+            await asyncio.sleep(self.delay)  # 0: just let other requests of the same level start
             if self._queue:
                 reply = self._queue.popleft()
             elif self.responder is not None:

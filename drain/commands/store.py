@@ -1,0 +1,145 @@
+"""``drain runs``, ``drain show``, ``drain feedback``, ``drain export``: the run store, read and judged."""
+
+from __future__ import annotations
+
+import sys
+import time
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from drain.commands.output import TextOrJson, console, print_json
+from drain.commands.solve import SolveFormat
+from drain.errors import InputError
+
+
+class Rating(StrEnum):
+    up = "up"
+    down = "down"
+
+
+class ExportFormat(StrEnum):
+    chat = "chat"
+
+
+class FeedbackChoice(StrEnum):
+    up = "up"
+    not_down = "not-down"
+    all = "all"
+
+
+def _store() -> Any:
+    from drain.store import open_default_store
+
+    return open_default_store()
+
+
+def runs(
+    limit: int = typer.Option(20, "--limit", "-n", min=1, max=10000, help="How many runs, newest first."),
+    fmt: TextOrJson = typer.Option(TextOrJson.text, "--format", "-f", help="text or json."),
+) -> None:
+    """List recent runs (every logged solve: CLI, library, batch, API) with their ids."""
+    rows = _store().list_runs(limit=limit)
+    for row in rows:
+        row["created"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(row["created_at"]))
+    if fmt is TextOrJson.json:
+        print_json(rows)
+        return
+    if not rows:
+        sys.stderr.write('no runs yet; try: drain solve "leaking basement on budget"\n')
+        return
+    from rich import box
+    from rich.table import Table
+
+    cells = []
+    for row in rows:
+        tokens = (row["prompt_tokens"] or 0) + (row["completion_tokens"] or 0)
+        cells.append([row["id"], time.strftime("%m-%d %H:%M", time.localtime(row["created_at"])), row["source"],
+                      row["status"], str(row["llm_calls"] or 0), f"{tokens:,}", str(row["feedback"]), row["problem"]])
+    table = Table(show_header=True, header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
+    names = ("run", "when", "source", "status", "calls", "tokens", "votes")
+    for index, name in enumerate(names):
+        width = max(len(name), *(len(line[index]) for line in cells))
+        table.add_column(name, justify="right" if index >= 4 else "left", no_wrap=True, min_width=width)
+    table.add_column("problem", overflow="ellipsis", no_wrap=True, min_width=12)
+    for line in cells:
+        table.add_row(*line)
+    out = console()
+    if not sys.stdout.isatty():
+        out.width = 160  # piped: keep the problems readable
+    out.print(table)
+
+
+def show(
+    run: str = typer.Argument(..., help="Run id (or a unique prefix of at least 4 characters)."),
+    fmt: SolveFormat = typer.Option(SolveFormat.tree, "--format", "-f", help="tree, json or markdown."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file."),
+) -> None:
+    """Show a stored run's solution tree again, in any output format."""
+    from drain.commands.solve import render
+
+    tree = _store().get_tree(run)
+    if output is not None:
+        try:
+            output.write_text(render(tree, fmt, color=False), encoding="utf-8")
+        except OSError as err:
+            raise InputError(f"cannot write {output}: {err.strerror}") from None
+        typer.echo(f"wrote {output} (run {tree.run_id})", err=True)
+        return
+    if fmt is SolveFormat.tree and sys.stdout.isatty():
+        from drain.render import to_rich_tree
+
+        console().print(to_rich_tree(tree))
+        return
+    sys.stdout.write(render(tree, fmt, color=False))
+    sys.stdout.flush()
+
+
+def feedback(
+    run: str = typer.Argument(..., help="Run id (or a unique prefix)."),
+    rating: Rating = typer.Option(..., "--rating", "-r", help="up or down."),
+    idea: int | None = typer.Option(None, "--idea", "-i", min=1, help="Rate idea N (numbered as shown) only."),
+    note: str | None = typer.Option(None, "--note", help="Why, in a few words."),
+) -> None:
+    """Rate a run, or one of its ideas, up or down; training export uses these votes."""
+    store = _store()
+    run_id = store.get_run(run)["id"]
+    number = store.add_feedback(run_id, rating=rating.value, idea=idea, note=note, source="cli")
+    target = f"idea {idea} of run {run_id}" if idea is not None else f"run {run_id}"
+    typer.echo(f"recorded: {target} rated {rating.value} (feedback {number})")
+
+
+def export(
+    fmt: ExportFormat = typer.Option(ExportFormat.chat, "--format", "-f", help="chat: {'messages': [...]} lines."),
+    output: Path = typer.Option(..., "--output", "-o", help="The training file (JSONL)."),
+    feedback_filter: FeedbackChoice = typer.Option(FeedbackChoice.not_down, "--feedback",
+                                                   help="up (only up-voted), not-down (default) or all."),
+    holdout: float = typer.Option(0.0, "--holdout", min=0.0, max=0.99,
+                                  help="Share of problems held out (0.1 = 10%), by problem, stable."),
+    heldout_output: Path | None = typer.Option(None, "--heldout-output",
+                                               help="Held-out file (default: OUTPUT with .heldout before .jsonl)."),
+    seed: int = typer.Option(0, "--seed", help="Changes which problems are held out."),
+    source: list[str] = typer.Option([], "--source", help="Only runs from this source (cli, batch, api ...)."),
+    step: list[str] = typer.Option([], "--step", help="Only this planner step (frame, resolve ...)."),
+    keep_reasks: bool = typer.Option(False, "--keep-reasks", help="Keep the re-ask turns of corrected replies."),
+) -> None:
+    """Write chat-format training examples: one per model step, the planner's prompt and the accepted reply."""
+    from drain.export import FeedbackFilter, export_chat
+
+    del fmt  # chat is the one format so far
+    report = export_chat(_store(), output, feedback=FeedbackFilter(feedback_filter.value), holdout=holdout,
+                         heldout_output=heldout_output, seed=seed, keep_reasks=keep_reasks, sources=source,
+                         steps=step)
+    held = f", {report.heldout} held out to {report.paths[1]}" if len(report.paths) > 1 else ""
+    typer.echo(f"wrote {report.written} examples to {output}{held} ({report.considered} accepted steps; "
+               f"{report.filtered} left out by --feedback {feedback_filter.value}, {report.duplicates} duplicates)",
+               err=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("runs")(runs)
+    app.command("show")(show)
+    app.command("feedback")(feedback)
+    app.command("export")(export)
