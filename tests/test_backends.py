@@ -8,7 +8,7 @@ import json
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -22,7 +22,8 @@ from drain.planner import Planner, PlannerSettings
 
 SCHEMA = {
     "type": "object",
-    "properties": {"improving": {"type": "integer", "enum": [30, 31]}, "worsening": {"type": "integer", "enum": [32, 36]}},
+    "properties": {"improving": {"type": "integer", "enum": [30, 31]},
+                   "worsening": {"type": "integer", "enum": [32, 36]}},
     "required": ["improving", "worsening"],
 }
 MESSAGES = [{"role": "system", "content": "Reply in JSON."},
@@ -144,8 +145,8 @@ def test_unreachable_server_is_one_clear_error() -> None:
 class _Flaky(BaseHTTPRequestHandler):
     """Answers 429 and 503 first, then a real reply: the client must retry with backoff."""
 
-    script: list[int] = []
-    seen: list[dict[str, Any]] = []
+    script: ClassVar[list[int]] = []
+    seen: ClassVar[list[dict[str, Any]]] = []
 
     def log_message(self, *args: object) -> None:
         pass
@@ -160,10 +161,10 @@ class _Flaky(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self._send(200, {"data": [{"id": "m"}]})
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         _Flaky.seen.append(body)
         status = _Flaky.script.pop(0) if _Flaky.script else 200

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from drain.errors import InputError
 from drain.evaluate import metrics
 from drain.evaluate.cases import EvalCase, read_cases
 from drain.evaluate.runner import METRIC_NAMES, Prediction, aggregate, lexicon_pairs
-from drain.errors import InputError
 from tests.helpers import run_drain
 
 
