@@ -74,7 +74,7 @@ class EmbeddedBackend(Backend):
         self.capabilities = Capabilities(json_schema=True, parallel_slots=self.slots, seeded=True, lora=True)
         self._server: Any = None
         self._lock = threading.Lock()
-        self._executor = ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="drain-llm")
+        self._executor: ThreadPoolExecutor | None = None
         self._check_files()
         self.model = (self.model_path or Path(DEFAULT_MODEL_FILE)).name
         self.adapter = str(self.adapter_path) if self.adapter_path else None
@@ -145,8 +145,11 @@ class EmbeddedBackend(Backend):
         options: SamplingOptions = SamplingOptions(),
     ) -> Completion:
         request = self._request(messages, schema, options)
-        loop = asyncio.get_running_loop()
-        reply, seconds = await loop.run_in_executor(self._executor, self._call, request)
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="drain-llm")
+            executor = self._executor
+        reply, seconds = await asyncio.get_running_loop().run_in_executor(executor, self._call, request)
         if not isinstance(reply, dict) or "error" in reply or not reply.get("choices"):
             detail = reply.get("error") if isinstance(reply, dict) else reply
             raise BackendError(f"the embedded model failed: {detail}")
@@ -165,7 +168,10 @@ class EmbeddedBackend(Backend):
         )
 
     async def aclose(self) -> None:
+        """Stop the model's threads; a later call starts them again."""
         with self._lock:
             server, self._server = self._server, None
-        self._executor.shutdown(wait=True)
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
         del server  # the C++ server stops when the last reference goes
