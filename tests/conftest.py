@@ -24,3 +24,13 @@ def matrix_copy(tmp_path: Path) -> Path:
     target = tmp_path / "matrix"
     shutil.copytree(find_data_dir("matrix"), target)
     return target
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh DRAIN_HOME with logging on and no fake-backend delay."""
+    folder = tmp_path / "home"
+    monkeypatch.setenv("DRAIN_HOME", str(folder))
+    monkeypatch.delenv("DRAIN_NO_LOG", raising=False)
+    monkeypatch.delenv("DRAIN_FAKE_DELAY", raising=False)
+    return folder

@@ -19,15 +19,6 @@ from tests.helpers import run_drain
 SYSTEM = {"role": "system", "content": "You are DRAIN."}
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "home"
-    monkeypatch.setenv("DRAIN_HOME", str(folder))
-    monkeypatch.delenv("DRAIN_NO_LOG", raising=False)
-    monkeypatch.delenv("DRAIN_FAKE_DELAY", raising=False)
-    return folder
-
-
 def _exchange(step: str, user: str, reply: str, *, valid: bool = True, attempt: int = 1,
               extra: list[dict[str, str]] | None = None) -> SimpleNamespace:
     return SimpleNamespace(step=step, messages=[SYSTEM, {"role": "user", "content": user}, *(extra or [])],

@@ -17,15 +17,6 @@ from drain.store import MIGRATIONS, Store, default_home, open_default_store
 from tests.helpers import run_drain
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "home"
-    monkeypatch.setenv("DRAIN_HOME", str(folder))
-    monkeypatch.delenv("DRAIN_NO_LOG", raising=False)
-    monkeypatch.delenv("DRAIN_FAKE_DELAY", raising=False)
-    return folder
-
-
 def _env(home: Path) -> dict[str, str]:
     return {"DRAIN_HOME": str(home), "DRAIN_NO_LOG": "", "DRAIN_FAKE_DELAY": ""}
 

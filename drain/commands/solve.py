@@ -113,6 +113,11 @@ def solve(
 
     with Progress(enabled=not quiet and sys.stderr.isatty()) as progress:
         tree = asyncio.run(run(progress))
+    emit(tree, fmt, output)
+
+
+def emit(tree: Any, fmt: SolveFormat, output: Path | None = None) -> None:
+    """Write ``tree`` in ``fmt``: to ``output``, as a coloured tree on a terminal, or as plain text."""
     if output is not None:
         try:
             output.write_text(render(tree, fmt, color=False), encoding="utf-8")

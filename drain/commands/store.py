@@ -12,7 +12,6 @@ import typer
 
 from drain.commands.output import TextOrJson, console, print_json
 from drain.commands.solve import SolveFormat
-from drain.errors import InputError
 
 
 class Rating(StrEnum):
@@ -78,23 +77,9 @@ def show(
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file."),
 ) -> None:
     """Show a stored run's solution tree again, in any output format."""
-    from drain.commands.solve import render
+    from drain.commands.solve import emit
 
-    tree = _store().get_tree(run)
-    if output is not None:
-        try:
-            output.write_text(render(tree, fmt, color=False), encoding="utf-8")
-        except OSError as err:
-            raise InputError(f"cannot write {output}: {err.strerror}") from None
-        typer.echo(f"wrote {output} (run {tree.run_id})", err=True)
-        return
-    if fmt is SolveFormat.tree and sys.stdout.isatty():
-        from drain.render import to_rich_tree
-
-        console().print(to_rich_tree(tree))
-        return
-    sys.stdout.write(render(tree, fmt, color=False))
-    sys.stdout.flush()
+    emit(_store().get_tree(run), fmt, output)
 
 
 def feedback(
