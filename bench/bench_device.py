@@ -23,7 +23,7 @@ import json, resource, sys, time
 sys.path.insert(0, sys.argv[1])
 from drain.backends.embedded import EmbeddedBackend
 from drain.planner import Planner, PlannerSettings
-adapter = sys.argv[3] or None
+adapter = sys.argv[3] or False
 rss_start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 backend = EmbeddedBackend(adapter=adapter, slots=int(sys.argv[4]))
 started = time.perf_counter()

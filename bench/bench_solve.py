@@ -33,7 +33,7 @@ async def solve(backend: EmbeddedBackend, problem: str, sequential: bool, seed: 
 
 async def main(args: argparse.Namespace) -> None:
     adapter = None if args.no_adapter else resolve_adapter(args.adapter)
-    backend = EmbeddedBackend(adapter=adapter, slots=args.slots)
+    backend = EmbeddedBackend(adapter=adapter or False, slots=args.slots)
     backend._start()  # load the model before timing (about a second)
     print(f"model {backend.model}, adapter {adapter.name if adapter else 'none'}, {args.slots} slots, "
           f"{os.cpu_count()} CPUs")

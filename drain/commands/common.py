@@ -50,7 +50,7 @@ def make_backend(backend: str, model: str | None, adapter: Path | None, no_adapt
     if name == "embedded":
         from drain.models import resolve_adapter
 
-        chosen = None if no_adapter else resolve_adapter(adapter)
+        chosen = False if no_adapter else (resolve_adapter(adapter) if adapter else None)  # None: the default
         options: dict[str, Any] = {"model": model, "adapter": chosen}
         if slots:
             options["slots"] = slots
