@@ -207,7 +207,9 @@ class ResolveStep(_Step):
             item = copy.deepcopy(template)
             item["properties"]["principle"] = {"type": "integer", "const": pid}
             items.append(item)
-        schema["properties"]["ideas"].update(prefixItems=items, items=False, minItems=len(items), maxItems=len(items))
+        # No "items": false here: minItems = maxItems already closes the list, and llama.cpp's
+        # server rejects boolean sub-schemas.
+        schema["properties"]["ideas"].update(prefixItems=items, minItems=len(items), maxItems=len(items))
         expected = list(principles)
 
         def check(reply: ResolveReply) -> None:
