@@ -104,7 +104,7 @@ def test_gguf_adapter_layout(tmp_path: Path) -> None:
     import numpy as np
     from safetensors.numpy import save_file
 
-    from drain.training.lora_gguf import export_lora_gguf, permute_heads
+    from drain.training.lora_gguf import ExportError, export_lora_gguf, permute_heads
 
     rng = np.random.default_rng(0)
     shapes = {"self_attn.q_proj": (8, 8), "self_attn.k_proj": (4, 8), "mlp.down_proj": (8, 12)}
@@ -132,6 +132,15 @@ def test_gguf_adapter_layout(tmp_path: Path) -> None:
     np.testing.assert_array_equal(found["blk.1.attn_q.weight.lora_b"], permute_heads(tensors[f"{q}.lora_B.weight"], 2))
     np.testing.assert_array_equal(found["blk.1.attn_k.weight.lora_b"], permute_heads(tensors[f"{k}.lora_B.weight"], 1))
     np.testing.assert_array_equal(found["blk.1.ffn_down.weight.lora_b"], tensors[f"{down}.lora_B.weight"])
+
+    half = export_lora_gguf(tmp_path, tmp_path / "half.gguf", config, dtype="f16")
+    halves = {t.name: t for t in gguf.GGUFReader(str(half)).tensors}
+    assert {t.tensor_type for t in halves.values()} == {gguf.GGMLQuantizationType.F16}
+    a16 = np.array(halves["blk.1.ffn_down.weight.lora_a"].data, dtype=np.float32).reshape(2, 12)
+    np.testing.assert_allclose(a16, tensors[f"{down}.lora_A.weight"], rtol=1e-3, atol=1e-3)
+    assert half.stat().st_size < path.stat().st_size
+    with pytest.raises(ExportError, match="f32 or f16"):
+        export_lora_gguf(tmp_path, tmp_path / "q4.gguf", config, dtype="q4_0")
 
 
 def test_train_without_torch_names_the_install_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -263,3 +272,31 @@ def test_resume_continues_from_the_last_checkpoint(trained: dict[str, Any], monk
     assert card["results"]["losses"][:3] == trained["card"]["results"]["losses"]
     with pytest.raises(InputError, match=r"cannot resume .* rank"):
         train(trained["data"], out, TrainSettings(max_steps=5, rank=8), resume=True)
+
+
+@pytest.mark.train
+def test_model_export_rewrites_the_adapter_as_f16_and_checks_it(trained: dict[str, Any], tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    from drain.cli import main
+
+    monkeypatch.setenv("DRAIN_HOME", str(trained["root"] / "home"))
+    out = tmp_path / "run"
+    out.mkdir()
+    for name in ("adapter_config.json", "adapter_model.safetensors", "run_card.json", "drain-lora.gguf"):
+        shutil.copy(trained["out"] / name, out / name)
+    f32_size = (out / "drain-lora.gguf").stat().st_size
+    with pytest.raises(SystemExit) as exit_:
+        main(["model", "export", str(out), "--gguf-type", "f16"])
+    assert exit_.value.code == 0, capsys.readouterr().err
+    card = json.loads((out / "run_card.json").read_text())
+    exports = card["exports"]
+    assert card["settings"]["gguf_type"] == "f16" and exports["gguf_type"] == "f16"
+    assert exports["verify"]["passed"], exports["verify"]["summary"]
+    assert exports["gguf_bytes"] == (out / "drain-lora.gguf").stat().st_size < 0.6 * f32_size
+    assert "f16" in (out / "run_card.md").read_text()
+    with pytest.raises(SystemExit) as exit_:
+        main(["model", "export", str(tmp_path)])
+    assert exit_.value.code == 2 and "not a finished" in capsys.readouterr().err

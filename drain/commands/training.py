@@ -1,4 +1,5 @@
-"""``drain train``, ``drain model install|info`` and ``drain serve-model``: building and serving the DRAIN model."""
+"""``drain train``, ``drain model install|export|info`` and ``drain serve-model``: building and serving the
+DRAIN model."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import warnings
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,14 @@ import typer
 
 from drain.commands.output import TextOrJson, print_json
 from drain.errors import BackendUnavailableError, InputError
+
+
+class GgufType(StrEnum):
+    """How drain-lora.gguf stores its tensors."""
+
+    f32 = "f32"
+    f16 = "f16"
+
 
 SOURCE_RECORD = "drain-lora.json"  # beside the installed adapter: the training folder it came from
 
@@ -44,6 +54,8 @@ def train(
     no_verify: bool = typer.Option(False, "--no-verify", help="Skip comparing the GGUF adapter with transformers."),
     seed: int = typer.Option(0, "--seed", help="Shuffling and initialisation seed."),
     threads: int | None = typer.Option(None, "--threads", min=1, help="CPU threads for torch."),
+    gguf_type: GgufType = typer.Option(GgufType.f32, "--gguf-type", help="drain-lora.gguf tensors: f32, or f16 "
+                                       "(half the size)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Fine-tune the base model with LoRA on chat data; export the PEFT adapter, drain-lora.gguf and merged/.
@@ -59,7 +71,7 @@ def train(
     settings = TrainSettings(base=base, epochs=epochs, max_steps=max_steps, lr=lr, rank=rank, alpha=alpha,
                              targets=targets, seq_len=seq_len, batch_size=batch_size, grad_accum=grad_accum,
                              bf16=bf16, save_every=save_every, merged=not no_merged, verify=not no_verify,
-                             seed=seed, threads=threads)
+                             seed=seed, threads=threads, gguf_type=gguf_type.value)
     with TrainProgress(enabled=not quiet) as progress:
         card = run_training(data, out, settings, resume=resume, progress=progress.event)
     results, exports = card["results"], card["exports"]
@@ -134,6 +146,28 @@ class TrainProgress:
             self._line(f"exporting {info['what']}")
         elif kind == "verify":
             self._line(f"checking the GGUF adapter in llama.cpp against transformers on {info['prompts']} prompts")
+
+
+def model_export(
+    out: Path = typer.Argument(..., help="A finished `drain train` output folder."),
+    gguf_type: GgufType = typer.Option(GgufType.f16, "--gguf-type", help="f16 (half the size) or f32."),
+    no_verify: bool = typer.Option(False, "--no-verify", help="Skip comparing the GGUF adapter with transformers."),
+) -> None:
+    """Write OUT/drain-lora.gguf again from the run's PEFT adapter, checked as `drain train` checks it."""
+    from drain.training.card import reexport
+    from drain.training.lora_gguf import ExportError
+    from drain.training.train import require_training_packages
+
+    require_training_packages()
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    with TrainProgress(enabled=True) as progress:
+        card = reexport(out, gguf_type=gguf_type.value, verify=not no_verify, report=progress.event)
+    exports = card["exports"]
+    typer.echo(f"GGUF adapter:  {exports['gguf_adapter']} ({gguf_type.value}, {exports['gguf_bytes']} bytes)")
+    verify = exports["verify"]
+    typer.echo(verify.get("summary") or f"GGUF adapter check skipped: {verify.get('skipped')}")
+    if verify.get("passed") is False:
+        raise ExportError("the GGUF adapter does not reproduce the trained adapter in llama.cpp (see the run card)")
 
 
 def model_install(path: Path = typer.Argument(..., help="drain-lora.gguf, or a `drain train` output folder.")) -> None:
@@ -262,6 +296,7 @@ def register(app: typer.Typer) -> None:
     model_app = typer.Typer(name="model", help="The DRAIN adapter the embedded model uses.", no_args_is_help=True,
                             rich_markup_mode=None)
     model_app.command("install")(model_install)
+    model_app.command("export")(model_export)
     model_app.command("info")(model_info)
     app.add_typer(model_app, name="model")
     app.command("serve-model")(serve_model)

@@ -20,12 +20,12 @@ from typing import Any
 
 from drain.errors import InputError
 
-__all__ = ["RunState", "check_fresh", "export_run", "latest_checkpoint", "plot_losses", "restore", "save",
-           "verify_prompts", "write_card"]
+__all__ = ["RunState", "check_fresh", "export_run", "latest_checkpoint", "plot_losses", "reexport", "restore",
+           "save", "verify_prompts", "write_card"]
 
 KEEP_CHECKPOINTS = 2
 # Settings that may change on resume without invalidating the checkpoint.
-RESUMABLE = {"epochs", "max_steps", "save_every", "merged", "verify", "threads", "bf16"}
+RESUMABLE = {"epochs", "max_steps", "save_every", "merged", "verify", "threads", "bf16", "gguf_type"}
 
 
 @dataclass
@@ -112,8 +112,13 @@ def verify_prompts(chats: list[list[dict[str, str]]], count: int = 3) -> list[li
 
 
 def export_run(model: Any, tokenizer: Any, out: Path, base_info: dict[str, Any], settings: Any,
-               prompts: list[list[dict[str, str]]], report: Callable[[str, dict[str, Any]], None]) -> dict[str, Any]:
-    """Write ``drain-lora.gguf`` (checked against torch where the base is a GGUF) and ``merged/``."""
+               prompts: list[list[dict[str, str]]], report: Callable[[str, dict[str, Any]], None], *,
+               keep_merged: bool = False) -> dict[str, Any]:
+    """Write ``drain-lora.gguf`` (checked against torch where the base is a GGUF) and ``merged/``.
+
+    Without ``settings.merged`` an old ``merged/`` is removed (it belonged to another adapter) unless
+    ``keep_merged`` says it still matches.
+    """
     import torch
 
     from drain.training.lora_gguf import ADAPTER_FILE, export_lora_gguf, export_merged, verify_export
@@ -121,8 +126,9 @@ def export_run(model: Any, tokenizer: Any, out: Path, base_info: dict[str, Any],
     result: dict[str, Any] = {"peft_adapter": str(out)}
     report("export", {"what": ADAPTER_FILE})
     config = model.get_base_model().config.to_dict()
-    gguf_path = export_lora_gguf(out, out / ADAPTER_FILE, config)
-    result["gguf_adapter"] = str(gguf_path)
+    gguf_type = getattr(settings, "gguf_type", "f32")
+    gguf_path = export_lora_gguf(out, out / ADAPTER_FILE, config, dtype=gguf_type)
+    result.update(gguf_adapter=str(gguf_path), gguf_type=gguf_type, gguf_bytes=gguf_path.stat().st_size)
     if settings.verify and "gguf" in base_info and prompts:
         report("verify", {"prompts": len(prompts)})
         verified = verify_export(model, tokenizer, base_info["gguf"], gguf_path, prompts, workdir=out,
@@ -136,7 +142,7 @@ def export_run(model: Any, tokenizer: Any, out: Path, base_info: dict[str, Any],
     if settings.merged:
         report("export", {"what": "merged"})
         result["merged"] = str(export_merged(model, tokenizer, out / "merged"))
-    elif (out / "merged").is_dir():  # an earlier run's merge no longer matches this adapter
+    elif (out / "merged").is_dir() and not keep_merged:
         shutil.rmtree(out / "merged")
     return result
 
@@ -227,3 +233,35 @@ def card_markdown(card: dict[str, Any]) -> str:
         text = value.get("summary", json.dumps(value)) if isinstance(value, dict) else value
         rows.append(f"- {key}: {text}")
     return "\n".join(rows) + "\n"
+
+
+def reexport(out: Path, *, gguf_type: str, verify: bool = True,
+             report: Callable[[str, dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Write ``out/drain-lora.gguf`` again from the finished run's PEFT adapter (say, as ``f16``), check it
+    like ``drain train`` does, and record the new export in the run card. Returns the card.
+    """
+    from peft import PeftModel
+
+    from drain.training.train import TrainSettings, load_base, read_chat_data
+
+    card_path = out / "run_card.json"
+    if not card_path.is_file() or not (out / "adapter_config.json").is_file():
+        raise InputError(f"{out} is not a finished `drain train` folder (no run_card.json or adapter_config.json)")
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    report = report or (lambda kind, info: None)
+    base = card["base"].get("gguf") or card["base"].get("hf_dir")
+    model, tokenizer, base_info = load_base(base, report=report)
+    model = PeftModel.from_pretrained(model, str(out))
+    prompts: list[list[dict[str, str]]] = []
+    if verify and Path(card["data"]["path"]).exists():
+        train_chats, dev_chats, _ = read_chat_data(card["data"]["path"])
+        prompts = verify_prompts(dev_chats or train_chats)
+    settings = TrainSettings(verify=verify, merged=False, gguf_type=gguf_type)
+    exports = export_run(model, tokenizer, out, base_info, settings, prompts, report, keep_merged=True)
+    if card["exports"].get("merged") and (out / "merged").is_dir():
+        exports["merged"] = card["exports"]["merged"]
+    card["exports"] = {key: value for key, value in exports.items() if value is not None}
+    card["settings"]["gguf_type"] = gguf_type
+    card_path.write_text(json.dumps(card, indent=2), encoding="utf-8")
+    (out / "run_card.md").write_text(card_markdown(card), encoding="utf-8")
+    return card

@@ -90,14 +90,22 @@ def _check_adapter_config(config: dict[str, Any]) -> float:
     return alpha * math.sqrt(rank) if config.get("use_rslora") else alpha
 
 
-def export_lora_gguf(adapter_dir: str | os.PathLike[str], output: str | os.PathLike[str],
-                     base_config: dict[str, Any], *, name: str = "drain") -> Path:
-    """Write the PEFT adapter in ``adapter_dir`` as a llama.cpp LoRA adapter at ``output`` (float32).
+GGUF_TYPES = {"f32": "float32", "f16": "float16"}  # how the adapter's tensors may be stored
 
-    ``base_config`` is the base model's Hugging Face ``config.json`` (architecture and head counts).
+
+def export_lora_gguf(adapter_dir: str | os.PathLike[str], output: str | os.PathLike[str],
+                     base_config: dict[str, Any], *, name: str = "drain", dtype: str = "f32") -> Path:
+    """Write the PEFT adapter in ``adapter_dir`` as a llama.cpp LoRA adapter at ``output``.
+
+    ``base_config`` is the base model's Hugging Face ``config.json`` (architecture and head counts);
+    ``dtype`` is ``f32`` or ``f16`` (half the size; llama.cpp computes the adapter in float32 either way).
     """
     import gguf
     import numpy as np
+
+    if dtype not in GGUF_TYPES:
+        raise ExportError(f"the adapter can be written as {' or '.join(GGUF_TYPES)}, not {dtype}")
+    store_as = getattr(np, GGUF_TYPES[dtype])
 
     arch = str(base_config.get("model_type", ""))
     if arch not in PERMUTED_ARCHS:
@@ -131,8 +139,8 @@ def export_lora_gguf(adapter_dir: str | os.PathLike[str], output: str | os.PathL
             lora_b = permute_heads(lora_b, n_head)
         elif PERMUTED_ARCHS[arch] and ".attn_k." in base_name:
             lora_b = permute_heads(lora_b, n_head_kv)
-        writer.add_tensor(base_name + ".lora_a", np.ascontiguousarray(pair["A"]))
-        writer.add_tensor(base_name + ".lora_b", np.ascontiguousarray(lora_b))
+        writer.add_tensor(base_name + ".lora_a", np.ascontiguousarray(pair["A"].astype(store_as)))
+        writer.add_tensor(base_name + ".lora_b", np.ascontiguousarray(lora_b.astype(store_as)))
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()

@@ -75,6 +75,7 @@ class TrainSettings:
     merged: bool = True
     verify: bool = True
     threads: int | None = None
+    gguf_type: str = "f32"  # how drain-lora.gguf stores its tensors: f32, or f16 (half the size)
 
 
 @dataclass
