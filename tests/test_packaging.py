@@ -31,6 +31,8 @@ def test_wheel_contents(wheel: Path) -> None:
         assert f"drain/_data/prompts/{step}.j2" in names
     assert not any(n == "cli.py" or n.startswith("cli/") for n in names)  # the checkout's runner stays out
     assert any(n.startswith("drain/serve/static/") for n in names)
+    if (ROOT / "drain" / "_model" / "drain-lora.gguf").is_file():  # the shipped DRAIN adapter travels along
+        assert {"drain/_model/drain-lora.gguf", "drain/_model/run_card.md"} <= set(names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "drain = drain.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 

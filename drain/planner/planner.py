@@ -162,6 +162,7 @@ class Planner:
                      settings: dict[str, Any]) -> SolutionTree:
         s = self.settings
         options = SamplingOptions(temperature=s.temperature, seed=s.seed, max_tokens=1024)
+        await self.backend.start_solve()
         session = ModelSession(self.backend, options, max_calls=s.max_calls, concurrency=s.concurrency,
                                on_exchange=self._exchange_sink(run_id, backend_info))
         tree = SolutionTree(
