@@ -240,7 +240,7 @@ def test_principle_is_the_same_json_as_the_cli(client: TestClient) -> None:
 
 def test_healthz_and_openapi_docs(client: TestClient) -> None:
     health = client.get("/healthz").json()
-    assert health["status"] == "ok" and health["backend"] == {"backend": "fake", "model": "fake-model"}
+    assert health["status"] == "ok" and health["backend"] == {"backend": "fake", "model": "fake-model", "adapter": None}
     paths = client.get("/openapi.json").json()["paths"]
     for path in ("/v1/solve", "/v1/solve/stream", "/v1/runs", "/v1/runs/{run_id}", "/v1/feedback",
                  "/v1/feedback/batch", "/v1/matrix/{improving}/{worsening}", "/v1/principles/{ref}", "/healthz"):

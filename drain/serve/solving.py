@@ -107,11 +107,12 @@ class SolveService:
 
     @property
     def backend_info(self) -> dict[str, Any] | None:
-        """What serves the model, once it is made (model and backend names, no paths)."""
+        """What serves the model, once it is made (backend, model and adapter names, no paths)."""
         if self._backend is None:
             return None
         info = self._backend.describe()
-        return {"backend": info.get("backend"), "model": PurePath(str(info.get("model") or "")).name or None}
+        return {"backend": info.get("backend"), "model": PurePath(str(info.get("model") or "")).name or None,
+                "adapter": PurePath(str(info.get("adapter") or "")).name or None}
 
     async def close(self) -> None:
         """Release the backend (at shutdown)."""
