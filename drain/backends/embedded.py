@@ -89,6 +89,7 @@ class EmbeddedBackend(Backend):
         self._executor: ThreadPoolExecutor | None = None
         self._in_flight = 0
         self._serving_http = False
+        self._answered = False  # the current model has completed a request (see start_solve)
         self._check_files()
         self.model = (self.model_path or Path(DEFAULT_MODEL_FILE)).name
         self.adapter = str(self.adapter_path) if self.adapter_path else None
@@ -172,6 +173,8 @@ class EmbeddedBackend(Backend):
         finally:
             with self._lock:
                 self._in_flight -= 1
+        with self._lock:
+            self._answered = self._server is not None
         if not isinstance(reply, dict) or "error" in reply or not reply.get("choices"):
             detail = reply.get("error") if isinstance(reply, dict) else reply
             raise BackendError(f"the embedded model failed: {detail}")
@@ -190,7 +193,9 @@ class EmbeddedBackend(Backend):
         )
 
     async def start_solve(self) -> None:
-        """Start the next solve from a fresh model when nothing else is running (about half a second).
+        """Start the next solve from a fresh model when no request is running (loading takes under a
+        second). Another solve that is between two of its calls at that instant loses its caches (time,
+        not correctness); a model whose HTTP port was handed out is never swapped.
 
         llama.cpp re-uses earlier prompts from its caches, and a re-used prompt is computed in other
         batch sizes than a fresh one, which changes the results in the last bits: enough to flip a greedy
@@ -198,9 +203,12 @@ class EmbeddedBackend(Backend):
         slot and temperature 0 the same problem gets the same tree (and the caches still save time).
         """
         with self._lock:
-            if self._in_flight or self._server is None or self._serving_http:
+            # Only a model that has answered is swapped: destroying an xllamacpp server whose request
+            # loop has not started yet can wait forever for that loop (seen in bench_solve.py).
+            if self._in_flight or not self._answered or self._serving_http:
                 return
             server, self._server = self._server, None
+            self._answered = False
         del server
 
     async def aclose(self) -> None:
@@ -208,6 +216,7 @@ class EmbeddedBackend(Backend):
         with self._lock:
             server, self._server = self._server, None
             executor, self._executor = self._executor, None
+            self._answered = False
         if executor is not None:
             executor.shutdown(wait=True)
         del server  # the C++ server stops when the last reference goes
