@@ -7,9 +7,9 @@ JSON schemas become llguidance grammars with compact separators, so a small mode
 whitespace. Greedy decoding (temperature 0) uses a top-k=1 sampler chain: llama.cpp's default chain
 costs more time per token than the model itself on two cores.
 
-One slot (one request at a time) is the default: on a two-core laptop batching the planner's calls over
-four slots is no faster (``bench/bench_solve.py``: 0.9x to 1.1x), and only one slot is bit-for-bit
-repeatable (llama.cpp's results depend on how requests are batched together). ``slots=N`` serves
+One slot (one request at a time) is the default: only one slot is bit-for-bit repeatable (llama.cpp's
+results depend on how requests are batched together), and on a two-core laptop batching the planner's
+calls over four slots gains little (``bench/bench_solve.py``: 0.96x to 1.19x). ``slots=N`` serves
 several callers at once where there are cores to spare (``drain serve``, ``drain batch``).
 """
 
