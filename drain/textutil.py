@@ -6,17 +6,14 @@
 
 from __future__ import annotations
 
-from triz.text import stems
+from triz.text import content_stems
 
 __all__ = ["content_words", "overlap"]
 
-_FILLER = frozenset(stems("a an and are as at be by for from in into is it of on or so that the this to was with "
-                          "your you we i my can do not no if when then than"))
-
 
 def content_words(text: str) -> set[str]:
-    """Stems of the words in ``text`` that carry meaning."""
-    return {word for word in stems(text) if word not in _FILLER}
+    """Stems of the words in ``text`` that carry meaning (:func:`triz.text.content_stems`)."""
+    return content_stems(text)
 
 
 def overlap(part: str, whole: str) -> float:

@@ -1,4 +1,4 @@
-"""The built wheel carries matrix/ and prompts/, does not install a module named cli, and works installed."""
+"""The built wheel carries matrix/, house/ and prompts/, does not install a module named cli, and works installed."""
 
 from __future__ import annotations
 
@@ -27,6 +27,9 @@ def test_wheel_contents(wheel: Path) -> None:
     for data in ("canonical.csv", "parameters.csv", "principles.csv", "variants.csv", "parameters.toml",
                  "principles.toml", "hazards.toml", "separation.toml", "constraints.toml", "topics.toml"):
         assert f"triz/_data/matrix/{data}" in names
+    for data in ("README.md", "areas.toml", "families/water-basements.toml", "cases/water-basements.jsonl",
+                 "hazards/phrasings.jsonl", "hazards/lookalikes.jsonl"):
+        assert f"triz/_data/house/{data}" in names
     for step in ("frame", "decompose", "contradict", "resolve", "deepen", "baseline"):
         assert f"drain/_data/prompts/{step}.j2" in names
     assert not any(n == "cli.py" or n.startswith("cli/") for n in names)  # the checkout's runner stays out
@@ -54,3 +57,6 @@ def test_installed_wheel_finds_its_data(wheel: Path, tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "drain", "matrix", "30", "32", "--format", "json"], cwd=tmp_path,
                           env=env, capture_output=True, check=True)
     assert [p["id"] for p in json.loads(done.stdout)["principles"]] == [24, 35, 2]
+    done = subprocess.run([sys.executable, "-m", "drain", "kb", "show", "extend-downspouts", "--format", "json"],
+                          cwd=tmp_path, env=env, capture_output=True, check=True)
+    assert json.loads(done.stdout)["families"] == ["basement-seepage"]

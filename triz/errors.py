@@ -19,6 +19,7 @@ __all__ = [
     "TrizError",
     "UnknownParameterError",
     "UnknownPrincipleError",
+    "UnknownRecordError",
 ]
 
 
@@ -42,6 +43,15 @@ class UnknownPrincipleError(TrizError, ValueError):
     """A principle id outside 1..40, or a name that matches no principle."""
 
     exit_code = 2
+
+
+class UnknownRecordError(TrizError, KeyError):
+    """No family, card or case of the house library has that id."""
+
+    exit_code = 2
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
 
 
 class DataFileError(TrizError):

@@ -19,18 +19,21 @@ from triz.models import Constraint, HazardRule, Parameter, Principle, Separation
 from triz.tables import read_named_rows, whole_number
 
 __all__ = [
+    "describe_validation_error",
     "load_constraints",
     "load_hazards",
     "load_parameters",
     "load_principles",
     "load_separations",
     "load_topics",
+    "read_toml_records",
 ]
 
 Model = TypeVar("Model", bound=BaseModel)
 
 
-def _describe(err: ValidationError) -> str:
+def describe_validation_error(err: ValidationError) -> str:
+    """One line for a pydantic error: where (``steps.2``) and what."""
     first = err.errors()[0]
     where = ".".join(str(part) for part in first["loc"])
     message = first["msg"].removeprefix("Value error, ")
@@ -41,7 +44,7 @@ def _validate(model: type[Model], data: dict[str, Any], path: Path, line: int | 
     try:
         return model.model_validate(data)
     except ValidationError as err:
-        raise DataFileError(path, line, _describe(err)) from None
+        raise DataFileError(path, line, describe_validation_error(err)) from None
 
 
 def _check_ids(found: list[tuple[int, int]], expected: range, path: Path, what: str) -> None:
@@ -58,8 +61,11 @@ def _check_ids(found: list[tuple[int, int]], expected: range, path: Path, what: 
 _TOML_LINE = re.compile(r"at line (\d+)")
 
 
-def _toml_tables(path: Path, table: str) -> list[tuple[int, dict[str, Any]]]:
-    """Return (header line, record) for each ``[[table]]`` in a TOML file."""
+def read_toml_records(path: Path, *tables: str) -> dict[str, list[tuple[int, dict[str, Any]]]]:
+    """Return, for each ``[[table]]`` name, its records with the line of their header (0 if unknown).
+
+    Every top-level key must be one of ``tables``; a table may be absent (an empty list).
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -72,17 +78,30 @@ def _toml_tables(path: Path, table: str) -> list[tuple[int, dict[str, Any]]]:
         match = _TOML_LINE.search(str(err))
         problem = _TOML_LINE.sub("", str(err)).replace("()", "").strip(" ,")
         raise DataFileError(path, int(match.group(1)) if match else None, f"TOML syntax: {problem}") from None
-    unknown = sorted(set(data) - {table})
+    unknown = sorted(set(data) - set(tables))
     if unknown:
-        raise DataFileError(path, None, f"unexpected top-level keys {unknown}; expected only [[{table}]]")
-    records = data.get(table, [])
-    if not isinstance(records, list) or not records:
+        expected = ", ".join(f"[[{t}]]" for t in tables)
+        raise DataFileError(path, None, f"unexpected top-level keys {unknown}; expected only {expected}")
+    lines = text.splitlines()
+    result: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    for table in tables:
+        records = data.get(table, [])
+        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+            raise DataFileError(path, None, f"{table} must be written as [[{table}]] tables")
+        header = re.compile(rf"^\s*\[\[\s*{re.escape(table)}\s*\]\]")
+        found = [n for n, line in enumerate(lines, start=1) if header.match(line)]
+        if len(found) != len(records):  # inline arrays of tables: fall back to no line numbers
+            found = [0] * len(records)
+        result[table] = list(zip(found, records, strict=True))
+    return result
+
+
+def _toml_tables(path: Path, table: str) -> list[tuple[int, dict[str, Any]]]:
+    """Return (header line, record) for each ``[[table]]`` in a TOML file that holds only that table."""
+    records = read_toml_records(path, table)[table]
+    if not records:
         raise DataFileError(path, None, f"no [[{table}]] records")
-    header = re.compile(rf"^\s*\[\[\s*{re.escape(table)}\s*\]\]")
-    lines = [n for n, line in enumerate(text.splitlines(), start=1) if header.match(line)]
-    if len(lines) != len(records):  # inline arrays of tables: fall back to no line numbers
-        lines = [0] * len(records)
-    return list(zip(lines, records, strict=True))
+    return records
 
 
 def load_parameters(folder: Path) -> dict[int, Parameter]:

@@ -1,4 +1,4 @@
-"""Find the project's data folders (``matrix/``, ``prompts/``) in a checkout and in an installed wheel.
+"""Find the project's data folders (``matrix/``, ``house/``, ``prompts/``) in a checkout and in an installed wheel.
 
 In a checkout the folders sit at the repository's top level, beside the packages; the wheel carries
 them inside the package as ``_data/<name>`` (see ``pyproject.toml``).
@@ -16,14 +16,14 @@ from triz.errors import DataFileError
 
 __all__ = ["find_data_dir"]
 
-_PACKAGE_OF = {"matrix": "triz", "prompts": "drain"}
-_ENV_OVERRIDE = {"matrix": "DRAIN_MATRIX_DIR", "prompts": "DRAIN_PROMPTS_DIR"}
+_PACKAGE_OF = {"matrix": "triz", "house": "triz", "prompts": "drain"}
+_ENV_OVERRIDE = {"matrix": "DRAIN_MATRIX_DIR", "house": "DRAIN_HOUSE_DIR", "prompts": "DRAIN_PROMPTS_DIR"}
 
 
 def find_data_dir(name: str) -> Path:
-    """Return the folder holding the data set ``name`` ("matrix" or "prompts").
+    """Return the folder holding the data set ``name`` ("matrix", "house" or "prompts").
 
-    ``DRAIN_MATRIX_DIR`` / ``DRAIN_PROMPTS_DIR`` point somewhere else (a domain expert's working copy).
+    ``DRAIN_MATRIX_DIR`` / ``DRAIN_HOUSE_DIR`` / ``DRAIN_PROMPTS_DIR`` point somewhere else (a domain expert's working copy).
     """
     override = os.environ.get(_ENV_OVERRIDE[name])
     if override:

@@ -23,7 +23,7 @@ from collections.abc import Hashable, Iterable
 from functools import lru_cache
 from typing import Generic, TypeVar
 
-__all__ = ["PhraseIndex", "stem", "stems", "words"]
+__all__ = ["FILLER", "PhraseIndex", "content_stems", "stem", "stems", "words"]
 
 Key = TypeVar("Key", bound=Hashable)
 
@@ -75,6 +75,19 @@ def words(text: str) -> list[str]:
 def stems(text: str) -> tuple[str, ...]:
     """:func:`words` of ``text`` reduced to stems."""
     return tuple(stem(word) for word in words(text))
+
+
+FILLER = frozenset(stems("a an and are as at be by for from in into is it of on or so that the this to was with "
+                         "your you we i my can do not no if when then than"))
+
+
+def content_stems(text: str) -> set[str]:
+    """Stems of the words in ``text`` that carry meaning (filler words dropped).
+
+    >>> sorted(content_stems("The sump pump needs power in a storm"))
+    ['need', 'power', 'pump', 'storm', 'sump']
+    """
+    return {word for word in stems(text) if word not in FILLER}
 
 
 class PhraseIndex(Generic[Key]):

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from drain.errors import InputError
 
-__all__ = ["EvalCase", "read_cases"]
+__all__ = ["EvalCase", "default_benchmark", "protected_problems", "read_cases"]
 
 
 class EvalCase(BaseModel):
@@ -55,3 +55,17 @@ def read_cases(path: Path, *, split: str | None = None, limit: int | None = None
     if not cases:
         raise InputError(f"{path} has no cases" + (f" in split {split!r}" if split else ""))
     return cases[:limit] if limit else cases
+
+
+def default_benchmark() -> Path | None:
+    """The homeowner benchmark of a checkout (``bench/homeowner/cases.jsonl``); None in an installed wheel."""
+    path = Path(__file__).resolve().parents[2] / "bench" / "homeowner" / "cases.jsonl"
+    return path if path.is_file() else None
+
+
+def protected_problems(path: Path | None = None) -> list[str]:
+    """The benchmark's dev and test problems: no training or library text may equal or nearly equal them."""
+    path = path or default_benchmark()
+    if path is None:
+        return []
+    return [case.problem for case in read_cases(path) if case.split in ("dev", "test")]
