@@ -29,6 +29,7 @@ __all__ = ["DIMENSION", "Embedder", "cache_root", "default_embedder", "embedding
 
 DIMENSION = 384
 CHUNK_WORDS = 120  # words per chunk of a long text (the model was trained on at most 256 tokens)
+SLOTS = 4
 AGREEMENT = 0.999  # least cosine between llama.cpp's and the reference's embedding of each probe
 _FORMAT = 1  # bump when the written GGUF changes
 
@@ -60,10 +61,10 @@ def _server(path: Path, threads: int) -> Any:
     params.model.path = str(path)
     params.embedding = True
     params.pooling_type = xllamacpp.llama_pooling_type.LLAMA_POOLING_TYPE_MEAN
-    params.n_parallel = 1
-    params.n_ctx = 512
-    params.n_batch = 512
-    params.n_ubatch = 512
+    params.n_parallel = SLOTS  # several texts per forward pass: about 1.7x the throughput of one at a time
+    params.n_ctx = 512 * SLOTS
+    params.n_batch = 512 * SLOTS
+    params.n_ubatch = 512 * SLOTS
     params.cpuparams.n_threads = threads
     params.cpuparams_batch.n_threads = threads
     params.warmup = False
