@@ -4,6 +4,10 @@ A backend takes chat messages, an optional JSON schema and sampling options, and
 with its token usage and timing. It says what it can do through :class:`Capabilities` flags instead
 of the planner asking "which backend are you?".
 
+Cancelling the task that awaits :meth:`Backend.complete` stops the model's work on that request (the
+embedded model stops computing at its next token, an HTTP request is closed), so a timed-out or
+abandoned solve frees its slot for the next one.
+
 >>> options = SamplingOptions(temperature=0.0, seed=7)
 >>> options.greedy
 True
@@ -16,9 +20,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-__all__ = ["Backend", "Capabilities", "Completion", "Message", "SamplingOptions"]
+from drain.errors import BackendUnavailableError
+
+__all__ = ["Backend", "Capabilities", "Completion", "Message", "ModelTimeoutError", "SamplingOptions"]
 
 Message = Mapping[str, str]  # {"role": "system" | "user" | "assistant", "content": "..."}
+
+
+class ModelTimeoutError(BackendUnavailableError):
+    """The model did not answer in the time it was given (a request's or a solve's ``timeout``); exit code 4."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,11 @@ class Backend(ABC):
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release what the backend holds (threads, connections, the model)."""
+
+    async def warm_up(self) -> float:
+        """Get ready to answer (load the model, check the server) before the first request; returns the
+        seconds it took. A server calls it before it accepts solves, so that the first one does not wait."""
+        return 0.0
 
     async def start_solve(self) -> None:  # noqa: B027 - optional hook
         """Called by the planner before each solve: a backend whose answers depend on earlier requests

