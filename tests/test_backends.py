@@ -134,8 +134,7 @@ def _free_port() -> int:
 
 def test_unreachable_server_is_one_clear_error() -> None:
     async def go() -> None:
-        async with OpenAIBackend(base_url=f"http://127.0.0.1:{_free_port()}", model="m", max_retries=1,
-                                 backoff=0.01) as backend:
+        async with OpenAIBackend(base_url=f"http://127.0.0.1:{_free_port()}", model="m", max_retries=1) as backend:
             await backend.complete(MESSAGES)
 
     with pytest.raises(BackendUnavailableError, match="cannot reach the model server"):
@@ -189,7 +188,7 @@ def test_retries_429_and_5xx_then_succeeds(flaky_server: str) -> None:
     _Flaky.script, _Flaky.seen = [429, 503, 502], []
 
     async def go() -> Any:
-        async with OpenAIBackend(base_url=flaky_server, model="m", max_retries=3, backoff=0.01) as backend:
+        async with OpenAIBackend(base_url=flaky_server, model="m", max_retries=3) as backend:
             return await backend.complete(MESSAGES, schema=SCHEMA, options=SamplingOptions(seed=5))
 
     completion = asyncio.run(go())
@@ -205,7 +204,7 @@ def test_retries_are_bounded(flaky_server: str) -> None:
     _Flaky.script, _Flaky.seen = [503, 503, 503, 503], []
 
     async def go() -> None:
-        async with OpenAIBackend(base_url=flaky_server, model="m", max_retries=2, backoff=0.01) as backend:
+        async with OpenAIBackend(base_url=flaky_server, model="m", max_retries=2) as backend:
             await backend.complete(MESSAGES)
 
     with pytest.raises(BackendError, match="503"):

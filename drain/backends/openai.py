@@ -1,24 +1,31 @@
 """Any OpenAI-compatible chat server: vLLM in production, llama.cpp's server in the tests.
 
-Structured output goes through ``response_format`` with a ``json_schema`` only (vLLM removed the old
-``guided_json`` field and ignores it silently). Connection errors, 429 and 5xx replies are retried a
-bounded number of times with exponential backoff; every other failure is one clear error.
+The HTTP work is the official ``openai`` package's (``AsyncOpenAI`` with ``base_url``, a timeout per
+request and ``max_retries``: connection errors, timeouts, 408, 409, 429 and 5xx are retried with
+exponential backoff, honouring ``Retry-After``). On top of it, every call has a bounded total (twice the
+request timeout unless set), one ``/models`` check is shared by all calls, and each failure is one clear
+error that names the server. Structured output goes through ``response_format`` with a ``json_schema``
+only (vLLM removed the old ``guided_json`` field and ignores it silently).
+
+Cancelling the task that awaits :meth:`OpenAIBackend.complete` closes its HTTP request; llama.cpp's and
+vLLM's servers then stop generating for it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from drain.backends.base import Backend, Capabilities, Completion, Message, SamplingOptions
+from drain.backends.base import Backend, Capabilities, Completion, Message, ModelTimeoutError, SamplingOptions
 from drain.errors import BackendError, BackendUnavailableError, InputError
 
-__all__ = ["OpenAIBackend", "normalise_base_url"]
+__all__ = ["DEFAULT_TIMEOUT", "OpenAIBackend", "normalise_base_url"]
 
-RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+DEFAULT_TIMEOUT = 60.0  # seconds per HTTP request
 
 
 def normalise_base_url(url: str) -> str:
@@ -35,8 +42,14 @@ def normalise_base_url(url: str) -> str:
     return url if url.endswith("/v1") else f"{url}/v1"
 
 
+def _seconds(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise InputError(f"{name} must be a number of seconds above 0, not {value!r}")
+    return float(value)
+
+
 class OpenAIBackend(Backend):
-    """Chat completions over HTTP with retries, timeouts and schema-constrained replies."""
+    """Chat completions over HTTP (the ``openai`` client) with bounded retries and time, schema-constrained."""
 
     name = "openai"
 
@@ -46,9 +59,9 @@ class OpenAIBackend(Backend):
         model: str | None = None,
         *,
         api_key: str | None = None,
-        timeout: float = 120.0,
-        max_retries: int = 3,
-        backoff: float = 0.5,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_retries: int = 2,
+        total_timeout: float | None = None,
         slots: int = 8,
         adapter: str | None = None,
     ) -> None:
@@ -58,79 +71,80 @@ class OpenAIBackend(Backend):
         self.base_url = normalise_base_url(base)
         self.model = model or os.environ.get("DRAIN_MODEL") or ""
         self.api_key = api_key or os.environ.get("DRAIN_API_KEY") or os.environ.get("OPENAI_API_KEY") or ""
-        self.timeout = timeout
-        self.max_retries = max(0, max_retries)
-        self.backoff = backoff
+        self.timeout = _seconds(timeout, "timeout")
+        self.total_timeout = _seconds(total_timeout, "total_timeout") if total_timeout is not None else 2 * self.timeout
+        self.max_retries = max(0, int(max_retries))
         self.adapter = adapter
         self.capabilities = Capabilities(json_schema=True, parallel_slots=max(1, slots), seeded=True, lora=False)
         self._client: Any = None
+        self._model_check: asyncio.Future[None] | None = None
         self._model_checked = False
 
-    def _http(self) -> Any:
+    def _openai(self) -> Any:
         if self._client is None:
-            import httpx
+            import openai
 
-            headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-            limits = httpx.Limits(max_connections=self.capabilities.parallel_slots * 2)
-            self._client = httpx.AsyncClient(timeout=self.timeout, headers=headers, limits=limits)
+            # A server without keys ignores the header; the client insists on having one.
+            self._client = openai.AsyncOpenAI(base_url=self.base_url, api_key=self.api_key or "none",
+                                              timeout=self.timeout, max_retries=self.max_retries)
         return self._client
 
-    async def _send(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        import httpx
+    async def _request(self, what: str, call: Any) -> dict[str, Any]:
+        """Run one client call (a ``with_raw_response`` coroutine factory) within the bounded total; its
+        body must be a JSON object, every failure becomes one error naming the server."""
+        import openai
 
-        url = f"{self.base_url}{path}"
-        attempt = 0
-        while True:
-            try:
-                response = await self._http().request(method, url, json=body)
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.ReadError, httpx.RemoteProtocolError) as err:
-                if attempt >= self.max_retries:
-                    raise BackendUnavailableError(
-                        f"cannot reach the model server at {self.base_url} ({type(err).__name__}); "
-                        "is it running? (--base-url)"
-                    ) from None
-            except httpx.TimeoutException:
-                if attempt >= self.max_retries:
-                    raise BackendUnavailableError(
-                        f"the model server at {self.base_url} did not answer within {self.timeout:.0f} s"
-                    ) from None
-            else:
-                if response.status_code < 400:
-                    return response.json()
-                if response.status_code not in RETRY_STATUS or attempt >= self.max_retries:
-                    raise self._http_error(response)
-                delay = _retry_after(response)
-                if delay is not None:
-                    await asyncio.sleep(min(delay, 30.0))
-                    attempt += 1
-                    continue
-            await asyncio.sleep(self.backoff * (2**attempt))
-            attempt += 1
-
-    def _http_error(self, response: Any) -> BackendError:
         try:
-            detail = response.json()
-            detail = detail.get("error", detail)
-            if isinstance(detail, dict):
-                detail = detail.get("message", detail)
+            async with asyncio.timeout(self.total_timeout):
+                raw = await call()
+        except (TimeoutError, openai.APITimeoutError):
+            raise ModelTimeoutError(f"the model server at {self.base_url} did not answer {what} within "
+                                    f"{self.timeout:g} s (--timeout), retries included") from None
+        except openai.APIConnectionError as err:
+            cause = type(err.__cause__).__name__ if err.__cause__ else type(err).__name__
+            raise BackendUnavailableError(f"cannot reach the model server at {self.base_url} ({cause}); "
+                                          "is it running? (--base-url)") from None
+        except openai.APIStatusError as err:
+            raise self._status_error(err) from None
+        try:
+            body = json.loads(raw.text)
         except ValueError:
-            detail = response.text[:200]
-        if response.status_code in (401, 403):
-            return BackendUnavailableError(f"the model server refused the API key ({response.status_code}): {detail}")
-        if response.status_code == 404:
-            return BackendUnavailableError(
-                f"the model server at {self.base_url} has no model {self.model!r} (404: {detail})"
-            )
-        return BackendError(f"the model server answered {response.status_code}: {detail}")
+            body = None
+        if not isinstance(body, dict):
+            kind = "JSON that is not an object" if body is not None else "something that is not JSON"
+            raise BackendUnavailableError(f"the model server at {self.base_url} answered {what} with {kind}: "
+                                          f"{raw.text[:80]!r}; is --base-url an OpenAI-compatible server?")
+        return body
+
+    def _status_error(self, err: Any) -> BackendError:
+        detail = err.body.get("message", err.body) if isinstance(err.body, dict) else (err.body or err.message)
+        status = err.status_code
+        if status in (401, 403):
+            return BackendUnavailableError(f"the model server at {self.base_url} refused the API key ({status}): "
+                                           f"{detail}")
+        if status == 404:
+            return BackendUnavailableError(f"the model server at {self.base_url} has no model {self.model!r} "
+                                           f"(404: {detail})")
+        return BackendError(f"the model server at {self.base_url} answered {status}: {str(detail)[:200]}")
 
     async def models(self) -> list[str]:
         """Ids of the models the server serves."""
-        listing = await self._send("GET", "/models")
-        return [m.get("id", "") for m in listing.get("data", [])]
+        listing = await self._request("the model list", lambda: self._openai().models.with_raw_response.list())
+        data = listing.get("data")
+        return [str(m.get("id", "")) for m in data if isinstance(m, dict)] if isinstance(data, list) else []
 
     async def _check_model(self) -> None:
+        """One ``/models`` check, shared by every call that arrives while it runs; done once it passes
+        (a failed check is tried again by the next call)."""
         if self._model_checked:
             return
+        check = self._model_check
+        if check is None or (check.done() and (check.cancelled() or check.exception() is not None)):
+            self._model_check = asyncio.ensure_future(self._find_model())
+        await asyncio.shield(self._model_check)
+        self._model_checked = True
+
+    async def _find_model(self) -> None:
         served = await self.models()
         if not self.model:
             if not served:
@@ -140,7 +154,12 @@ class OpenAIBackend(Backend):
             raise BackendUnavailableError(
                 f"the model server at {self.base_url} does not serve {self.model!r}; it serves: {', '.join(served)}"
             )
-        self._model_checked = True
+
+    async def warm_up(self) -> float:
+        """Check that the server answers and serves the model."""
+        started = time.perf_counter()
+        await self._check_model()
+        return time.perf_counter() - started
 
     async def complete(
         self,
@@ -165,13 +184,15 @@ class OpenAIBackend(Backend):
                 "json_schema": {"name": str(schema.get("title", "reply")), "schema": dict(schema), "strict": True},
             }
         started = time.perf_counter()
-        reply = await self._send("POST", "/chat/completions", body)
+        reply = await self._request("a chat completion",
+                                    lambda: self._openai().chat.completions.with_raw_response.create(**body))
         seconds = time.perf_counter() - started
         try:
             choice = reply["choices"][0]
             text = choice["message"].get("content") or ""
-        except (KeyError, IndexError, TypeError):
-            raise BackendError(f"the model server sent a reply without choices: {str(reply)[:200]}") from None
+        except (KeyError, IndexError, TypeError, AttributeError):
+            raise BackendUnavailableError(f"the model server at {self.base_url} sent a reply without choices: "
+                                          f"{str(reply)[:200]}") from None
         usage = reply.get("usage") or {}
         return Completion(
             text=text,
@@ -185,13 +206,8 @@ class OpenAIBackend(Backend):
 
     async def aclose(self) -> None:
         client, self._client = self._client, None
+        check, self._model_check = self._model_check, None
+        if check is not None and not check.done():
+            check.cancel()
         if client is not None:
-            await client.aclose()
-
-
-def _retry_after(response: Any) -> float | None:
-    value = response.headers.get("retry-after")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
+            await client.close()
