@@ -21,8 +21,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from drain.backends.base import Backend, SamplingOptions
-from drain.errors import DrainError
+from drain.backends.base import Backend, ModelTimeoutError, SamplingOptions
+from drain.errors import DrainError, InputError
 from drain.planner.choices import offer_choices, offer_deepen_choices
 from drain.planner.session import CallBudgetExhausted, Exchange, ModelSession
 from drain.planner.steps import ContradictStep, DecomposeStep, DeepenStep, FrameStep, ResolveStep
@@ -63,13 +63,33 @@ class PlannerSettings:
     temperature: float = 0.0
     seed: int = 0
     concurrency: int | None = None  # None: the backend's slots; 1: one call at a time
+    timeout: float | None = None  # seconds for the whole solve; then its model calls are cancelled
 
     def __post_init__(self) -> None:
+        for name in ("depth", "max_calls", "contradictions", "child_contradictions", "principles", "subproblems",
+                     "deepen", "candidates", "seed", "concurrency", "temperature", "timeout"):
+            _check_number(name, getattr(self, name), whole=name not in ("temperature", "timeout"),
+                          optional=name in ("concurrency", "timeout"))
         for name in ("depth", "max_calls", "contradictions", "principles", "candidates"):
             if getattr(self, name) < 1:
-                raise DrainError(f"{name} must be at least 1")
+                raise InputError(f"{name} must be at least 1")
         if self.depth > 5:
-            raise DrainError("depth is at most 5")
+            raise InputError("depth is at most 5")
+        if not 0 <= self.seed <= 2**32 - 1:
+            raise InputError(f"seed must be from 0 to {2**32 - 1}, not {self.seed}")
+        if (self.concurrency is not None and self.concurrency < 1) or self.temperature < 0:
+            raise InputError("concurrency must be at least 1 and temperature at least 0")
+        if self.timeout is not None and self.timeout <= 0:
+            raise InputError("timeout must be more than 0 seconds")
+
+
+def _check_number(name: str, value: Any, *, whole: bool, optional: bool) -> None:
+    """A setting from the library or JSON: ``True`` is not a depth, ``"2"`` is not a number."""
+    if value is None and optional:
+        return
+    kinds = int if whole else int | float
+    if isinstance(value, bool) or not isinstance(value, kinds) or value != value:  # value != value: NaN
+        raise InputError(f"{name} must be a {'whole number' if whole else 'number'}, not {value!r}")
 
 
 Event = Callable[[str, dict[str, Any]], None]
@@ -139,11 +159,18 @@ class Planner:
         settings = dict(asdict(self.settings))
         run_id = self.store.start_run(problem.text, source=self.source, backend=backend_info,
                                       settings=settings) if self.log else None
+        deadline = asyncio.timeout(self.settings.timeout)
         try:
-            tree = await self._solve(problem, run_id, backend_info, settings)
+            async with deadline:
+                tree = await self._solve(problem, run_id, backend_info, settings)
         except BaseException as err:
+            if isinstance(err, TimeoutError) and deadline.expired():
+                err = ModelTimeoutError(f"the solve did not finish within its timeout of {self.settings.timeout:g} s "
+                                        "(its model calls were stopped)")
             if run_id is not None:
-                self.store.finish_run(run_id, error=f"{type(err).__name__}: {err}")
+                self.store.finish_run(run_id, error=_failure(err))
+            if isinstance(err, ModelTimeoutError):
+                raise err from None
             raise
         if run_id is not None:
             self.store.finish_run(run_id, tree)
@@ -355,6 +382,13 @@ class Planner:
         child.contradictions.append(contradiction)
         idea.followup = child
         return [lambda: self._resolve(state, child, contradiction)] if contradiction.principles else []
+
+
+def _failure(err: BaseException) -> str:
+    """What the store records for a solve that did not finish."""
+    if isinstance(err, asyncio.CancelledError):
+        return "cancelled: the solve was stopped before it finished (a timeout, an interrupt or a client that left)"
+    return f"{type(err).__name__}: {err}"
 
 
 def _mark_partial(node: Node, note: str) -> None:

@@ -1,6 +1,9 @@
 """One solve's conversation with the model: bounded concurrency, memoised questions, a call budget,
 validation with one re-ask, and the numbers (tokens, seconds) the result reports.
 
+Cancelling the task that runs a solve cancels the backend requests in flight (the backends stop the
+model's work) and releases every slot; nothing is left waiting.
+
 >>> import asyncio
 >>> from drain.backends.fake import FakeBackend
 >>> from drain.planner.replies import BaselineReply
@@ -124,6 +127,10 @@ class ModelSession:
         self._memo[key] = future
         try:
             answer = await self._ask_fresh(call)
+        except asyncio.CancelledError:
+            del self._memo[key]
+            future.cancel()  # the solve is being cancelled: its waiting duplicates stop too
+            raise
         except BaseException as err:
             del self._memo[key]
             future.set_exception(err)
