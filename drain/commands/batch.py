@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from drain.commands.common import BackendOptions, PlannerOptions, make_backend, make_settings
+from drain.commands.common import BackendOptions, PlannerOptions, check_output_path, make_backend, make_settings
 from drain.errors import InputError
 
 
@@ -129,6 +129,7 @@ def batch(
     seed: int = PlannerOptions.seed,
     temperature: float = PlannerOptions.temperature,
     sequential: bool = PlannerOptions.sequential,
+    timeout: float | None = PlannerOptions.timeout,
     backend: str = BackendOptions.backend,
     model: str | None = BackendOptions.model,
     adapter: Path | None = BackendOptions.adapter,
@@ -136,6 +137,7 @@ def batch(
     base_url: str | None = BackendOptions.base_url,
     api_key: str | None = BackendOptions.api_key,
     slots: int | None = BackendOptions.slots,
+    threads: int | None = BackendOptions.threads,
     no_log: bool = typer.Option(False, "--no-log", help="Do not record these runs in the run store."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display (the summary is still shown)."),
 ) -> None:
@@ -153,10 +155,12 @@ def batch(
     target = output or file.with_name(f"{file.stem}.results.jsonl")
     if not to_stdout and target.resolve() == file.resolve():
         raise InputError("--output must not be the input file")
-    settings = make_settings(depth, max_calls, seed, temperature, sequential)
+    check_output_path(summary, "--summary")  # before the first model call, not after the whole batch
+    settings = make_settings(depth, max_calls, seed, temperature, sequential, timeout)
     if not slots and str(backend) in ("embedded", "openai"):
         slots = min(concurrency, 16) if str(backend) == "embedded" else concurrency
-    engine = make_backend(backend, model, adapter, no_adapter, base_url, api_key, slots)
+    engine = make_backend(backend, model, adapter, no_adapter, base_url, api_key, slots, threads=threads,
+                          timeout=timeout)
     stats = BatchStats(total=len(items))
     writer = _StdoutWriter() if to_stdout else _open_output(target, retry_errors)
     try:

@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from drain.commands.common import BackendOptions, make_backend
+from drain.commands.common import BackendOptions, PlannerOptions, check_output_path, make_backend
 
 
 class Baseline(StrEnum):
@@ -24,7 +24,8 @@ def evaluate(
     repeats: int = typer.Option(1, "--repeats", min=1, max=20, help="Runs per case (seeds seed..seed+N-1)."),
     temperature: float | None = typer.Option(None, "--temperature", min=0.0, max=2.0,
                                              help="Default 0, or 0.7 with --repeats > 1."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = PlannerOptions.seed,
+    timeout: float | None = PlannerOptions.timeout,
     full: bool = typer.Option(False, "--full", help="Solve whole trees (ideas, sub-problems) instead of depth 1."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N cases."),
     concurrency: int = typer.Option(2, "--concurrency", min=1, max=32, help="Cases solved at once."),
@@ -39,6 +40,7 @@ def evaluate(
     base_url: str | None = BackendOptions.base_url,
     api_key: str | None = BackendOptions.api_key,
     slots: int | None = BackendOptions.slots,
+    threads: int | None = BackendOptions.threads,
 ) -> None:
     """Evaluate DRAIN on labelled homeowner problems: pair hit@k, precision/recall, principles, hazards."""
     import asyncio
@@ -50,12 +52,16 @@ def evaluate(
     from drain.planner import PlannerSettings
 
     cases = read_cases(file, split=split, limit=limit)
+    for path, option in ((json_out, "--json"), (predictions_out, "--predictions"), (report, "--report"),
+                         (chart, "--chart")):
+        check_output_path(path, option)  # before the first model call
     if temperature is None:
         temperature = 0.7 if repeats > 1 else 0.0
-    settings = PlannerSettings(depth=2 if full else 1, ideas=full, seed=seed, temperature=temperature)
+    settings = PlannerSettings(depth=2 if full else 1, ideas=full, seed=seed, temperature=temperature, timeout=timeout)
     knowledge = triz.load()
     systems = ["drain", *dict.fromkeys(b.value for b in baseline)]
-    engine = make_backend(backend, model, adapter, no_adapter, base_url, api_key, slots)
+    engine = make_backend(backend, model, adapter, no_adapter, base_url, api_key, slots, threads=threads,
+                          timeout=timeout)
     done = {"n": 0}
     total = len(cases) * repeats * len(systems)
 

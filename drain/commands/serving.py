@@ -53,6 +53,7 @@ def serve(
     base_url: str | None = BackendOptions.base_url,
     api_key: str | None = BackendOptions.api_key,
     slots: int | None = BackendOptions.slots,
+    threads: int | None = BackendOptions.threads,
 ) -> None:
     """Serve the API (/v1, docs at /docs) and the phone page (/) with one shared model."""
     try:
@@ -66,7 +67,8 @@ def serve(
         if origin != "*" and not urlsplit(origin).scheme.startswith("http"):
             raise InputError(f"--cors-origin takes an origin such as https://example.org, not {origin!r}")
     settings = make_settings(depth, max_calls, seed, temperature, sequential)
-    engine = make_backend(backend, model, adapter, no_adapter, base_url, api_key, slots)
+    engine = make_backend(backend, model, adapter, no_adapter, base_url, api_key, slots, threads=threads,
+                          timeout=timeout)
     app = create_app(lambda: engine, settings=settings, max_concurrent_solves=max_solves, request_timeout=timeout,
                      cors_origins=tuple(cors_origin))
     where = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"

@@ -9,7 +9,14 @@ from typing import Any
 
 import typer
 
-from drain.commands.common import BackendOptions, PlannerOptions, make_backend, make_settings, read_text_input
+from drain.commands.common import (
+    BackendOptions,
+    PlannerOptions,
+    check_output_path,
+    make_backend,
+    make_settings,
+    read_text_input,
+)
 
 
 class SolveFormat(StrEnum):
@@ -87,6 +94,7 @@ def solve(
     seed: int = PlannerOptions.seed,
     temperature: float = PlannerOptions.temperature,
     sequential: bool = PlannerOptions.sequential,
+    timeout: float | None = PlannerOptions.timeout,
     backend: str = BackendOptions.backend,
     model: str | None = BackendOptions.model,
     adapter: Path | None = BackendOptions.adapter,
@@ -94,6 +102,7 @@ def solve(
     base_url: str | None = BackendOptions.base_url,
     api_key: str | None = BackendOptions.api_key,
     slots: int | None = BackendOptions.slots,
+    threads: int | None = BackendOptions.threads,
     no_log: bool = typer.Option(False, "--no-log", help="Do not record this run in the run store."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No live progress."),
 ) -> None:
@@ -103,8 +112,10 @@ def solve(
     from drain.planner import Planner
 
     problem = read_text_input(text, file)
-    settings = make_settings(depth, max_calls, seed, temperature, sequential)
-    engine = make_backend(backend, model, adapter, no_adapter, base_url, api_key, slots)
+    check_output_path(output, "-o")  # before the first model call, not after the whole solve
+    settings = make_settings(depth, max_calls, seed, temperature, sequential, timeout)
+    engine = make_backend(backend, model, adapter, no_adapter, base_url, api_key, slots, threads=threads,
+                          timeout=timeout)
 
     async def run(progress: Progress) -> Any:
         async with engine:

@@ -29,6 +29,9 @@ class FeedbackChoice(StrEnum):
     all = "all"
 
 
+MAX_NOTE_CHARS = 1000  # a vote's note, as the API's /v1/feedback allows
+
+
 def _store() -> Any:
     from drain.store import open_default_store
 
@@ -89,6 +92,10 @@ def feedback(
     note: str | None = typer.Option(None, "--note", help="Why, in a few words."),
 ) -> None:
     """Rate a run, or one of its ideas, up or down; training export uses these votes."""
+    if note is not None and len(note) > MAX_NOTE_CHARS:  # the API's limit too
+        from drain.errors import InputError
+
+        raise InputError(f"the note is {len(note):,} characters; keep it under {MAX_NOTE_CHARS:,}")
     store = _store()
     run_id = store.get_run(run)["id"]
     number = store.add_feedback(run_id, rating=rating.value, idea=idea, note=note, source="cli")
