@@ -43,8 +43,13 @@ class PromptLibrary:
         )
 
     def render(self, step: str, **context: Any) -> list[dict[str, str]]:
-        """The chat messages for ``step`` filled with ``context``."""
+        """The chat messages for ``step`` filled with ``context``; control markers in its text values (the
+        problem, a fix) are broken up first, so the model reads them as text (``neutralise_markers``)."""
         import jinja2
+
+        from drain.problem import neutralise_markers
+
+        context = {k: neutralise_markers(v) if isinstance(v, str) else v for k, v in context.items()}
 
         try:
             template = self._environment.get_template(f"{step}.j2")
