@@ -25,7 +25,7 @@ from typing import Any
 
 from drain.backends.base import Backend, Capabilities, Completion, Message, SamplingOptions
 
-__all__ = ["ReplayBackend", "plan_round", "request_key", "run_ray_batch"]
+__all__ = ["ReplayBackend", "engine_rows", "plan_round", "request_key", "run_ray_batch"]
 
 
 def request_key(messages: Sequence[Message], schema: Mapping[str, Any] | None, options: SamplingOptions) -> str:
@@ -103,8 +103,13 @@ def plan_round(row: dict[str, Any], settings: Any = None, model: str = "vllm") -
     return out
 
 
-def _pending_rows(row: dict[str, Any], structured_key: str) -> list[dict[str, Any]]:
-    """One engine row per parked request (what ``ray.data.llm`` reads: messages, sampling_params)."""
+def engine_rows(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """One engine row per parked request (what ``ray.data.llm`` reads: messages, sampling_params).
+
+    The JSON schema goes in vLLM's ``structured_outputs`` (``{"json": schema}``), the field that replaced
+    ``guided_decoding`` (removed in vLLM 0.12, deprecated in Ray 2.50), as JSON text so that rows with
+    different schemas fit one Arrow column.
+    """
     rows = []
     for request in json.loads(row["pending"]):
         sampling: dict[str, Any] = {"temperature": request["temperature"], "max_tokens": request["max_tokens"],
@@ -112,7 +117,7 @@ def _pending_rows(row: dict[str, Any], structured_key: str) -> list[dict[str, An
         if request["seed"] is not None:
             sampling["seed"] = request["seed"]
         if request["schema"] is not None:
-            sampling[structured_key] = {"json": json.dumps(request["schema"])}
+            sampling["structured_outputs"] = {"json": json.dumps(request["schema"])}
         rows.append({"problem_id": str(row["id"]), "key": request["key"], "messages": request["messages"],
                      "sampling_params": sampling})
     return rows
@@ -139,17 +144,21 @@ def _merge_group(group: Any) -> Any:
 
 def run_ray_batch(input_path: str | Path, output: str | Path, *, model_source: str, tensor_parallel_size: int = 1,
                   pipeline_parallel_size: int = 1, replicas: int = 1, batch_size: int = 64, max_rounds: int = 16,
-                  settings: Any = None, structured_key: str = "guided_decoding",
-                  engine_kwargs: dict[str, Any] | None = None) -> int:
+                  settings: Any = None, engine_kwargs: dict[str, Any] | None = None) -> int:
     """Solve every problem of a JSONL file (``id``, ``problem``) with vLLM engines on a Ray cluster.
 
-    ``replicas`` engines (data parallel), each on ``tensor_parallel_size * pipeline_parallel_size`` GPUs.
-    ``structured_key`` is the sampling-params field for JSON schemas: ``guided_decoding`` on vLLM/Ray
-    releases that have it, ``structured_outputs`` on newer ones. Output: the ``drain batch`` JSONL format,
-    appended crash-safely, ids already in ``output`` skipped. Returns the number of records written.
+    ``replicas`` engines (data parallel), each on ``tensor_parallel_size * pipeline_parallel_size`` GPUs;
+    JSON schemas go through vLLM's ``structured_outputs`` (:func:`engine_rows`). Output: the ``drain batch``
+    JSONL format, appended crash-safely, ids already in ``output`` skipped. Returns the number of records
+    written.
     """
     import ray
-    from ray.data.llm import build_llm_processor, vLLMEngineProcessorConfig
+    from ray.data.llm import vLLMEngineProcessorConfig
+
+    try:
+        from ray.data.llm import build_processor
+    except ImportError:  # Ray releases before build_processor replaced build_llm_processor
+        from ray.data.llm import build_llm_processor as build_processor
 
     from drain.batch import JsonlAppender, read_done, read_items
 
@@ -166,7 +175,7 @@ def run_ray_batch(input_path: str | Path, output: str | Path, *, model_source: s
                            "pipeline_parallel_size": pipeline_parallel_size, "max_model_len": 4096,
                            "enable_prefix_caching": True, **(engine_kwargs or {})},
         )
-        engine = build_llm_processor(config, postprocess=_reply_row)
+        engine = build_processor(config, postprocess=_reply_row)
         rows = [{"id": item.key, "problem": item.problem, "replies": "{}"} for item in todo]
         problems = ray.data.from_items(rows)
         written = 0
@@ -180,7 +189,7 @@ def run_ray_batch(input_path: str | Path, output: str | Path, *, model_source: s
             problems = problems.filter(lambda row: row["pending"] != "[]").materialize()
             if problems.count() == 0:
                 break
-            requests = problems.flat_map(lambda row: _pending_rows(row, structured_key))
+            requests = problems.flat_map(engine_rows)
             replies = engine(requests).map(lambda r: {"id": r["problem_id"], "kind": "reply", "data": json.dumps(r)})
             tagged = problems.map(lambda r: {"id": str(r["id"]), "kind": "problem", "data": json.dumps(r)})
             merged = tagged.union(replies).groupby("id").map_groups(_merge_group, batch_format="pandas")
