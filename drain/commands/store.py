@@ -1,4 +1,5 @@
-"""``drain runs``, ``drain show``, ``drain feedback``, ``drain export``: the run store, read and judged."""
+"""``drain runs``, ``drain show``, ``drain feedback``, ``drain export``: the run store, read and judged;
+``drain store check`` and ``drain store repair``: its SQLite file checked and, when damaged, rebuilt."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ MAX_NOTE_CHARS = 1000  # a vote's note, as the API's /v1/feedback allows
 def _store() -> Any:
     from drain.store import open_default_store
 
-    return open_default_store()
+    return open_default_store(best_effort=False)  # a read that cannot be done is one line and exit 1
 
 
 def runs(
@@ -130,7 +131,60 @@ def export(
                err=True)
 
 
+store_app = typer.Typer(name="store", help="The run store's SQLite file: check it, repair it.", no_args_is_help=True,
+                        add_completion=False, rich_markup_mode=None)
+
+
+def _counts(counts: dict[str, int]) -> str:
+    names = {"runs": "runs", "exchanges": "model exchanges", "feedback": "votes"}
+    return ", ".join(f"{counts[table]:,} {names[table]}" for table in names if table in counts)
+
+
+@store_app.command("check")
+def store_check(fmt: TextOrJson = typer.Option(TextOrJson.text, "--format", "-f", help="text or json.")) -> None:
+    """Check the run store (SQLite's integrity check); exit 1 when it is damaged."""
+    from drain.store import StoreDamagedError, default_home
+    from drain.store_repair import check_store
+
+    check = check_store(default_home() / "runs.sqlite")
+    if fmt is TextOrJson.json:
+        print_json({"path": str(check.path), "exists": check.exists, "ok": check.ok, "problems": check.problems,
+                    "counts": check.counts, "version": check.version})
+    elif not check.exists:
+        typer.echo(f"no run store yet at {check.path} (the first solve creates it)")
+    elif check.ok:
+        typer.echo(f"ok: {check.path} (schema {check.version}; {_counts(check.counts)})")
+    else:
+        for problem in check.problems[:5]:
+            typer.echo(f"  {problem}")
+    if not check.ok:
+        more = f" and {len(check.problems) - 1} more" if len(check.problems) > 1 else ""
+        raise StoreDamagedError(f"the run store at {check.path} is damaged ({check.problems[0]}{more}); "
+                                "repair it with `drain store repair` (it keeps a copy of the bad file)")
+
+
+@store_app.command("repair")
+def store_repair(force: bool = typer.Option(False, "--force", help="Rebuild it even when it checks ok.")) -> None:
+    """Rebuild a damaged run store from every row SQLite can still read; the bad file is kept beside it."""
+    from drain.store import default_home
+    from drain.store_repair import repair_store
+
+    report = repair_store(default_home() / "runs.sqlite", force=force)
+    if not report.repaired:
+        typer.echo(f"nothing to repair: {report.path} " + ("checks ok" if report.path.exists() else "does not exist"))
+        return
+    if report.fresh:
+        typer.echo(f"started a fresh run store at {report.path}: nothing in the damaged file could be read "
+                   f"(it is kept as {report.backup})")
+        return
+    left_out = sum(report.unreadable.values()) + sum(report.orphans.values())
+    typer.echo(f"repaired {report.path}: recovered {_counts(report.recovered)}"
+               + (f"; {left_out:,} rows on damaged pages (or of lost runs) left out" if left_out else "")
+               + f"; the damaged file is kept as {report.backup}")
+
+
 def register(app: typer.Typer) -> None:
+    app.add_typer(store_app)
     app.command("runs")(runs)
     app.command("show")(show)
     app.command("feedback")(feedback)
