@@ -35,12 +35,38 @@ def _safe_url(url: str | None) -> str | None:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
+def _checked_access(host: str, token: str | None, no_auth: bool) -> str | None:
+    """The access token to require, after refusing a network address with none (unless ``--no-auth``)."""
+    from drain.serve.access import is_loopback
+
+    token = token or None
+    if token is not None and (len(token) < 8 or any(c.isspace() or not c.isprintable() for c in token)):
+        raise InputError("--token must be at least 8 characters with no spaces (try: openssl rand -hex 16)")
+    if token is None and not no_auth and not is_loopback(host):
+        raise InputError(f"--host {host} would let anyone on the network read every problem and change the votes: "
+                         "give --token TOKEN (or DRAIN_SERVE_TOKEN), or --no-auth to serve it open anyway")
+    return token
+
+
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."),
     port: int = typer.Option(8000, "--port", "-p", min=1, max=65535, help="Port to listen on."),
     max_solves: int = typer.Option(2, "--max-solves", min=1, max=64, help="Solves at once; more get 503."),
     timeout: float = typer.Option(120.0, "--timeout", min=1.0, max=3600.0, help="Seconds per solve; then 504."),
     cors_origin: list[str] = typer.Option([], "--cors-origin", help="Allow this web origin (repeatable)."),
+    token: str | None = typer.Option(None, "--token", envvar="DRAIN_SERVE_TOKEN",
+                                     help="Access token the /v1 routes need (Authorization: Bearer TOKEN); "
+                                          "or DRAIN_SERVE_TOKEN."),
+    no_auth: bool = typer.Option(False, "--no-auth", help="Serve a non-loopback address without a token."),
+    allowed_host: list[str] = typer.Option([], "--allowed-host",
+                                           help="Answer to this host name too (repeatable), e.g. drain.home.arpa."),
+    solve_rate: float = typer.Option(12.0, "--solve-rate", min=0.0, max=10000.0,
+                                     help="Solves a minute per client address (then 429); 0: no limit."),
+    solve_burst: int = typer.Option(4, "--solve-burst", min=1, max=1000, help="Solves a client may start at once."),
+    header_timeout: float = typer.Option(10.0, "--header-timeout", min=0.5, max=600.0,
+                                         help="Seconds a client has to send a request's headers."),
+    body_timeout: float = typer.Option(15.0, "--body-timeout", min=0.5, max=600.0,
+                                       help="Seconds a client has to send a request's body."),
     depth: int = PlannerOptions.depth,
     max_calls: int = PlannerOptions.max_calls,
     seed: int = PlannerOptions.seed,
@@ -66,18 +92,23 @@ def serve(
     for origin in cors_origin:
         if origin != "*" and not urlsplit(origin).scheme.startswith("http"):
             raise InputError(f"--cors-origin takes an origin such as https://example.org, not {origin!r}")
+    token = _checked_access(host, token, no_auth)
     settings = make_settings(depth, max_calls, seed, temperature, sequential)
     engine = make_backend(backend, model, adapter, no_adapter, base_url, api_key, slots, threads=threads,
                           timeout=timeout)
+    from drain.serve.access import HostPolicy
+    from drain.serve.protocol import header_deadline_protocol
+
     app = create_app(lambda: engine, settings=settings, max_concurrent_solves=max_solves, request_timeout=timeout,
-                     cors_origins=tuple(cors_origin))
+                     cors_origins=tuple(cors_origin), token=token, hosts=HostPolicy(host, allowed_host),
+                     solve_rate=solve_rate or None, solve_burst=solve_burst, body_timeout=body_timeout)
     where = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
     server = _safe_url(getattr(engine, "base_url", None))
     typer.echo(f"DRAIN on {where} (API docs: {where}docs); backend {engine.name}, model {engine.model or 'default'}"
-               + (f" at {server}" if server else ""), err=True)
-    secrets = [api_key, getattr(engine, "api_key", None)]
+               + (f" at {server}" if server else "") + ("; /v1 needs the access token" if token else ""), err=True)
+    secrets = [api_key, getattr(engine, "api_key", None), token]
     uvicorn.run(app, host=host, port=port, log_config=log_config(secrets), server_header=False,
-                timeout_graceful_shutdown=5)
+                timeout_graceful_shutdown=5, http=header_deadline_protocol(header_timeout))
 
 
 def register(app: typer.Typer) -> None:

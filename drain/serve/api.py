@@ -11,22 +11,25 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import ValidationError
 
-from drain.errors import DrainError, InputError, StoreError
+from drain.errors import DrainError, InputError
 from drain.knowledge_json import cell_json, principle_json
 from drain.problem import read_problem
 from drain.schema import SolutionTree
 from drain.serve.hardening import ApiError, drain_error_status, scrub
 from drain.serve.schemas import RUN_ID, FeedbackBatch, FeedbackRequest, SolveRequest, Vote
 from drain.serve.solving import SolveService, public_tree
-from drain.store import Store
+from drain.store import FeedbackConflictError, Store, UnknownRunError
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1")
 ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "The server needs its access token (`Authorization: Bearer TOKEN`)"},
     422: {"description": "Invalid input; `field` names the field"},
-    503: {"description": "Every solve slot is busy (or the model is unavailable)"},
-    504: {"description": "The solve took longer than the server's timeout"},
+    429: {"description": "Too many solves from this client; `Retry-After` says when to try again"},
+    503: {"description": "Every solve slot is busy, the model is loading or unavailable, or the run store is busy "
+                         "(`Retry-After`) or damaged"},
+    504: {"description": "The solve took longer than the server's timeout (it is stopped)"},
 }
 RUN_FIELDS = ("id", "created_at", "finished_at", "source", "problem", "status", "error", "backend", "model", "adapter",
               "llm_calls", "prompt_tokens", "completion_tokens", "wall_seconds", "feedback")
@@ -45,11 +48,25 @@ def _checked_problem(text: str) -> str:
     return text
 
 
+def _rate_limited(request: Request) -> None:
+    """429 when this client has started too many solves lately."""
+    limits = request.app.state.solve_limits
+    if limits is None:
+        return
+    client = request.client.host if request.client else "unknown"
+    wait = limits.wait_for(client)
+    if wait > 0:
+        raise ApiError(429, "too_many_solves", f"too many solves from this device; try again in "
+                       f"{limits.retry_after(wait)} s", headers={"retry-after": limits.retry_after(wait)})
+
+
 @router.post("/solve", responses={200: {"model": SolutionTree, "description": "The solution tree"}, **ERRORS})
-async def solve(body: SolveRequest, svc: SolveService = Depends(service)) -> JSONResponse:
+async def solve(body: SolveRequest, request: Request, svc: SolveService = Depends(service)) -> JSONResponse:
     """Solve a house problem; the answer is the solve JSON contract with its ``run_id``."""
     text = _checked_problem(body.problem)
-    return JSONResponse(await svc.solve(text, svc.settings_for(body)))
+    _rate_limited(request)
+    tree, headers = await svc.solve(text, svc.settings_for(body))
+    return JSONResponse(tree, headers=headers)
 
 
 @router.post("/solve/stream", response_class=StreamingResponse,
@@ -60,6 +77,7 @@ async def solve_stream(body: SolveRequest, request: Request,
                        svc: SolveService = Depends(service)) -> StreamingResponse:
     """Solve as server-sent events: ``start`` (hazards first), ``level``, ``tree``, then ``result`` or ``error``."""
     text = _checked_problem(body.problem)
+    _rate_limited(request)
     return await svc.stream(text, svc.settings_for(body), request)
 
 
@@ -78,28 +96,31 @@ def _public_run(row: dict[str, Any]) -> dict[str, Any]:
 def _find_run(store: Store, ref: str) -> dict[str, Any]:
     try:
         return store.get_run(ref)
-    except StoreError as err:
-        if "no run" in str(err) or "ambiguous" in str(err):
-            raise ApiError(404, "not_found", f"no run {ref!r}" if "no run" in str(err) else f"run id {ref!r} is "
-                           "ambiguous", field="run") from None
-        raise
+    except UnknownRunError as err:
+        raise ApiError(404, "not_found", f"no run {ref!r}" if "no run" in str(err) else f"run id {ref!r} is "
+                       "ambiguous", field="run") from None
 
 
-@router.get("/runs")
-def runs(limit: int = Query(20, ge=1, le=100), svc: SolveService = Depends(service)) -> dict[str, Any]:
+@router.get("/runs", responses={503: ERRORS[503]})
+async def runs(limit: int = Query(20, ge=1, le=100), svc: SolveService = Depends(service)) -> dict[str, Any]:
     """The most recent runs, newest first."""
-    return {"runs": [_public_run(row) for row in svc.store.list_runs(limit)]}
+    rows = await svc.runs.call(lambda store: store.list_runs(limit))
+    return {"runs": [_public_run(row) for row in rows]}
 
 
-@router.get("/runs/{run_id}", responses={404: {"description": "No such run"}})
-def run_detail(run_id: str = Path(pattern=RUN_ID), svc: SolveService = Depends(service)) -> dict[str, Any]:
+@router.get("/runs/{run_id}", responses={404: {"description": "No such run"}, 503: ERRORS[503]})
+async def run_detail(run_id: str = Path(pattern=RUN_ID), svc: SolveService = Depends(service)) -> dict[str, Any]:
     """One run (id or unique prefix): its record, its settings, its tree (if it finished) and its votes."""
-    row = _find_run(svc.store, run_id)
+
+    def read(store: Store) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        row = _find_run(store, run_id)
+        return row, store.feedback(row["id"])
+
+    row, votes = await svc.runs.call(read)
     run = _public_run(row)
     run["settings"] = json.loads(row["settings_json"]) if row.get("settings_json") else {}
     run["tree"] = public_tree(json.loads(row["tree_json"])) if row.get("tree_json") else None
-    run["votes"] = [{k: f[k] for k in ("id", "idea", "rating", "note", "source", "created_at")}
-                    for f in svc.store.feedback(row["id"])]
+    run["votes"] = [{k: f[k] for k in ("id", "idea", "rating", "note", "source", "created_at")} for f in votes]
     return run
 
 
@@ -108,20 +129,24 @@ def _add_vote(store: Store, vote: FeedbackRequest) -> tuple[int, str]:
     try:
         feedback_id = store.add_feedback(run["id"], rating=vote.rating, idea=vote.idea, note=vote.note, source="api",
                                          client_event_id=vote.client_event_id)
+    except FeedbackConflictError as err:
+        raise ApiError(409, "conflict", scrub(err), field="client_event_id") from None
     except InputError as err:
         raise ApiError(422, "bad_input", scrub(err), field="idea" if vote.idea is not None else "run") from None
     return feedback_id, run["id"]
 
 
-@router.post("/feedback", status_code=201, responses={404: {"description": "No such run"}, 422: ERRORS[422]})
-def feedback(body: FeedbackRequest, svc: SolveService = Depends(service)) -> dict[str, Any]:
+@router.post("/feedback", status_code=201, responses={404: {"description": "No such run"},
+                                                      409: {"description": "The client_event_id is taken"},
+                                                      422: ERRORS[422], 503: ERRORS[503]})
+async def feedback(body: FeedbackRequest, svc: SolveService = Depends(service)) -> dict[str, Any]:
     """A thumbs up or down on a run or one of its numbered ideas."""
-    feedback_id, run_id = _add_vote(svc.store, body)
+    feedback_id, run_id = await svc.runs.call(lambda store: _add_vote(store, body))
     return {"ok": True, "feedback_id": feedback_id, "run": run_id}
 
 
-@router.post("/feedback/batch")
-def feedback_batch(body: FeedbackBatch, svc: SolveService = Depends(service)) -> dict[str, Any]:
+@router.post("/feedback/batch", responses={503: ERRORS[503]})
+async def feedback_batch(body: FeedbackBatch, svc: SolveService = Depends(service)) -> dict[str, Any]:
     """Votes collected offline: each stored once by ``client_event_id``; a bad vote fails alone."""
     results: list[dict[str, Any]] = []
     for index, raw in enumerate(body.votes):
@@ -132,7 +157,7 @@ def feedback_batch(body: FeedbackBatch, svc: SolveService = Depends(service)) ->
             result["client_event_id"] = None
         try:
             vote = Vote.model_validate(raw)
-            feedback_id, run_id = _add_vote(svc.store, vote)
+            feedback_id, run_id = await svc.runs.call(lambda store, vote=vote: _add_vote(store, vote))
         except ValidationError as err:
             first = err.errors()[0]
             field = ".".join(str(p) for p in first.get("loc", ())) or "vote"

@@ -20,12 +20,14 @@ from fastapi.responses import FileResponse
 from drain.backends.base import Backend
 from drain.planner import PlannerSettings
 from drain.serve import api
+from drain.serve.access import AccessMiddleware, HostPolicy
 from drain.serve.hardening import (
     ApiError,
     BodyLimitMiddleware,
     SecurityHeadersMiddleware,
     install_error_handlers,
 )
+from drain.serve.ratelimit import SolveRateLimiter
 from drain.serve.solving import SolveService
 from drain.store import Store
 
@@ -85,11 +87,9 @@ def _add_pages(app: FastAPI, files: dict[str, Path]) -> None:
 
     @app.get("/healthz", tags=["health"])
     def healthz(svc: SolveService = Depends(api.service)) -> dict[str, Any]:
-        """Liveness: the version, what serves the model, and how many solves are running."""
-        from drain import __version__
-
-        return {"status": "ok", "version": __version__, "backend": svc.backend_info, "solving": svc.active,
-                "max_concurrent_solves": svc.max_concurrent}
+        """Health, at once and without a token: the version, what serves the model and whether it is loaded,
+        the run store's state, and the solves running (cancelled ones still stopping included)."""
+        return svc.health()
 
 
 def create_app(
@@ -100,9 +100,18 @@ def create_app(
     max_concurrent_solves: int = 2,
     request_timeout: float = 120.0,
     max_body_bytes: int = 16384,
+    body_timeout: float = 15.0,
     cors_origins: Sequence[str] = (),
+    token: str | None = None,
+    hosts: HostPolicy | None = None,
+    solve_rate: float | None = None,
+    solve_burst: int = 4,
 ) -> FastAPI:
-    """The DRAIN web app: ``backend_factory`` is called once; every request's Planner shares that backend."""
+    """The DRAIN web app: ``backend_factory`` is called once; every request's Planner shares that backend.
+
+    ``token``: the ``/v1`` routes need ``Authorization: Bearer TOKEN``. ``hosts``: the ``Host`` headers
+    answered (None: any). ``solve_rate``: solves a minute per client address, ``solve_burst`` at once.
+    """
     from drain import __version__
 
     service = SolveService(backend_factory, store=store, settings=settings, max_concurrent=max_concurrent_solves,
@@ -110,7 +119,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await service.backend()  # a missing model stops the server at start, not at the first request
+        await service.start()  # a missing model file stops the server here; the model then loads
         try:
             yield
         finally:
@@ -119,12 +128,17 @@ def create_app(
     app = FastAPI(title="DRAIN API", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None,
                   lifespan=lifespan)
     app.state.drain = service
+    app.state.solve_limits = SolveRateLimiter(solve_rate, solve_burst) if solve_rate else None
     install_error_handlers(app)
     app.include_router(api.router, tags=["drain"])
     _add_pages(app, _static_files())
+    # the last added runs first: Host check, body limits, security headers, CORS, then the token
+    app.add_middleware(AccessMiddleware, token=token)
     if cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
-                           allow_headers=["content-type"], max_age=600)
+                           allow_headers=["content-type", "authorization"], max_age=600)
     app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes, read_timeout=body_timeout)
+    if hosts is not None:
+        app.add_middleware(AccessMiddleware, hosts=hosts)
     return app

@@ -1,14 +1,18 @@
 """What keeps the API server safe to expose: body limits, security headers, one error shape, no leaks.
 
 Every error the server answers has the same JSON shape, ``{"error": code, "message": one line}``
-(``field`` and ``errors`` are added for validation errors), and never a traceback or a file path:
+(``field`` and ``errors`` are added for validation errors), and never a traceback, a file path or the
+address of a server behind this one:
 
 >>> scrub("could not load /home/me/.local/share/drain/models/smollm2.gguf: bad magic")
 'could not load smollm2.gguf: bad magic'
+>>> scrub("cannot reach the model server at http://10.0.0.5:8000/v1 (connection refused)")
+'cannot reach the model server at (its address) (connection refused)'
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Iterable
@@ -47,12 +51,14 @@ SECURITY_HEADERS = {
     "cross-origin-resource-policy": "same-origin",
     "permissions-policy": "camera=(), geolocation=(), payment=(), usb=()",
 }
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"<>()]+", re.IGNORECASE)
 _PATH = re.compile(r"(?<![\w:/.\\])(?:[A-Za-z]:)?(?:[\\/][^\s\\/'\"():,;]+)+[\\/]([^\s\\/'\"():,;]+)")
 
 
 def scrub(message: object, limit: int = 500) -> str:
     """One line of ``message`` with directories cut from file paths, at most ``limit`` characters."""
     text = " ".join(str(message).split())
+    text = _URL.sub("(its address)", text)
     text = _PATH.sub(lambda m: m.group(1), text)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -71,7 +77,14 @@ class ApiError(Exception):
 
 
 def drain_error_status(err: DrainError) -> tuple[int, str]:
-    """The HTTP status and error code for a DRAIN error: bad input 422, model or store down 503, else 400."""
+    """The HTTP status and error code for a DRAIN error: bad input 422, a reused vote id 409, model or store
+    down 503, else 400."""
+    from drain.store import FeedbackConflictError, UnknownRunError
+
+    if isinstance(err, FeedbackConflictError):
+        return 409, "conflict"
+    if isinstance(err, UnknownRunError):
+        return 404, "not_found"
     if isinstance(err, InputError) or err.exit_code == 2:
         return 422, "bad_input"
     if isinstance(err, BackendError):
@@ -137,11 +150,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 class BodyLimitMiddleware:
-    """Answer 413 to a request body over ``max_bytes`` (declared or streamed), before any route reads it."""
+    """Answer 413 to a request body over ``max_bytes`` (declared or streamed), before any route reads it,
+    and 408 to one that takes over ``read_timeout`` seconds to arrive."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, read_timeout: float = 15.0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.read_timeout = read_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -154,18 +169,25 @@ class BodyLimitMiddleware:
             return
         chunks: list[bytes] = []
         size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":  # the client left
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                await self._too_large(scope, receive, send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
+        try:
+            async with asyncio.timeout(self.read_timeout):
+                while True:
+                    message = await receive()
+                    if message["type"] != "http.request":  # the client left
+                        return
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        await self._too_large(scope, receive, send)
+                        return
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        break
+        except TimeoutError:
+            response = error_response(408, "timeout", f"the request body took over {self.read_timeout:g} s to "
+                                      "arrive", headers={"connection": "close"})
+            await response(scope, receive, send)
+            return
         replayed = False
 
         async def replay() -> Message:
