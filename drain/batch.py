@@ -9,6 +9,10 @@ start a torn last line (a power cut mid-write) is cut off and the ids already do
 killed at any instant therefore loses at most the problems in flight and never leaves a partial or a
 duplicated line; running it again finishes the rest.
 
+A batch against a server that fails every request stops after ``max_consecutive_failures`` problems
+in a row fail (a circuit breaker): the problems it did not attempt are recorded with ``"not_attempted":
+true``, which a rerun solves (they do not count as done).
+
 Reading the files is in :mod:`drain.batch_io`; its names are re-exported here.
 """
 
@@ -28,26 +32,30 @@ from drain.batch_io import (
     FATAL,
     BatchFailedError,
     BatchItem,
+    BatchStoppedError,
     DoneRecords,
     JsonlAppender,
     detect_format,
     drop_errors,
+    drop_not_attempted,
     read_done,
     read_items,
     stable_id,
 )
-from drain.errors import DrainError
+from drain.errors import DrainError, InputError
 
 __all__ = [
     "BatchFailedError",
     "BatchItem",
     "BatchPlan",
     "BatchStats",
+    "BatchStoppedError",
     "DoneRecords",
     "JsonlAppender",
     "RequestGate",
     "detect_format",
     "drop_errors",
+    "drop_not_attempted",
     "plan_batch",
     "read_done",
     "read_items",
@@ -106,6 +114,7 @@ class BatchStats:
     completion_tokens: int = 0
     llm_calls: int = 0
     seconds: float = 0.0
+    not_attempted: int = 0  # left unsolved when the circuit breaker stopped the batch
 
     @property
     def tokens(self) -> int:
@@ -185,13 +194,16 @@ class RequestGate(Backend):
 
 async def run_batch(todo: Sequence[BatchItem], solve: Solve, write: Write, *, concurrency: int = 4,
                     gate: RequestGate | None = None, stats: BatchStats | None = None,
-                    on_record: Callable[[BatchItem, dict[str, Any]], None] | None = None) -> BatchStats:
+                    on_record: Callable[[BatchItem, dict[str, Any]], None] | None = None,
+                    max_consecutive_failures: int | None = None) -> BatchStats:
     """Solve ``todo``, writing one record per problem as it ends.
 
     Without ``gate``, ``concurrency`` problems are in flight. With a gate (whose backend ``solve`` uses),
     a problem starts whenever a model slot is idle, so ``gate.limit`` requests stay in flight; at most
     ``4 * limit`` problems are open. A failed solve becomes an error record; an unreachable server or a
     missing model stops the batch (raised) without recording what it could not solve, so a rerun retries it.
+    When ``max_consecutive_failures`` solves in a row fail (bad problem texts do not count), the batch
+    stops: every problem without a record gets a ``not_attempted`` one, then :class:`BatchStoppedError`.
     """
     import time
 
@@ -200,18 +212,31 @@ async def run_batch(todo: Sequence[BatchItem], solve: Solve, write: Write, *, co
     room = asyncio.Semaphore(4 * gate.limit if gate is not None else max(1, concurrency))
     tasks: set[asyncio.Task[None]] = set()
     failure: list[BaseException] = []
+    recorded: set[int] = set()
+    streak: list[str] = []  # the errors of the failures in a row so far
 
-    async def one(item: BatchItem) -> None:
+    def stop_others() -> None:
+        for task in tasks:
+            if task is not asyncio.current_task():
+                task.cancel()
+
+    async def one(number: int, item: BatchItem) -> None:
         try:
-            record = await _solve_one(item, solve, stats)
+            record, counts = await _solve_one(item, solve, stats)
             write(record)
+            recorded.add(number)
             if on_record is not None:
                 on_record(item, record)
+            if counts:
+                streak.append(record["error"])
+            elif "error" not in record:
+                streak.clear()
+            if max_consecutive_failures and len(streak) >= max_consecutive_failures and not failure:
+                failure.append(BatchStoppedError(streak[-1]))
+                stop_others()
         except Exception as err:  # fatal for the batch: stop the other problems too
             failure.append(err)
-            for task in tasks:
-                if task is not asyncio.current_task():
-                    task.cancel()
+            stop_others()
         finally:
             room.release()
 
@@ -224,7 +249,7 @@ async def run_batch(todo: Sequence[BatchItem], solve: Solve, write: Write, *, co
                 break
             context = contextvars.copy_context()
             context.run(_PROBLEM.set, number)
-            task = asyncio.create_task(one(item), context=context)
+            task = asyncio.create_task(one(number, item), context=context)
             tasks.add(task)
             task.add_done_callback(tasks.discard)
             for _ in range(4):  # let it reach the gate before deciding on the next one
@@ -235,25 +260,36 @@ async def run_batch(todo: Sequence[BatchItem], solve: Solve, write: Write, *, co
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         stats.seconds += time.perf_counter() - started
+    if failure and isinstance(failure[0], BatchStoppedError):
+        left = [item for number, item in enumerate(todo) if number not in recorded]
+        why = (f"not attempted: the batch stopped after {len(streak)} problems in a row failed "
+               f"(last: {failure[0]}); run it again to solve this one")
+        for item in left:
+            write(item.record(line=item.line, error=why, not_attempted=True))
+        stats.not_attempted = len(left)
+        raise BatchStoppedError(f"stopped after {len(streak)} problems in a row failed (last: {failure[0]}); "
+                                f"{len(left)} problems were not attempted") from None
     if failure:
         raise failure[0]
     return stats
 
 
-async def _solve_one(item: BatchItem, solve: Solve, stats: BatchStats) -> dict[str, Any]:
+async def _solve_one(item: BatchItem, solve: Solve, stats: BatchStats) -> tuple[dict[str, Any], bool]:
+    """The record for one problem, and whether its failure counts towards the circuit breaker (a bad
+    problem text does not: the server is not to blame)."""
     try:
         tree = await solve(item.problem or "")
     except FATAL:
         raise
     except DrainError as err:
         stats.failed += 1
-        return item.record(line=item.line, error=str(err))
+        return item.record(line=item.line, error=str(err)), not isinstance(err, InputError)
     except Exception as err:  # one bad problem must not stop the batch: record it and go on
         stats.failed += 1
-        return item.record(line=item.line, error=f"{type(err).__name__}: {err}")
+        return item.record(line=item.line, error=f"{type(err).__name__}: {err}"), True
     stats.solved += 1
     stats.partial += bool(tree.stats.partial_nodes)
     stats.prompt_tokens += tree.stats.prompt_tokens
     stats.completion_tokens += tree.stats.completion_tokens
     stats.llm_calls += tree.stats.llm_calls
-    return item.record(result=tree.model_dump(mode="json"))
+    return item.record(result=tree.model_dump(mode="json")), False

@@ -15,7 +15,7 @@ import io
 import json
 import os
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,17 +26,19 @@ __all__ = [
     "FATAL",
     "BatchFailedError",
     "BatchItem",
+    "BatchStoppedError",
     "DoneRecords",
     "JsonlAppender",
     "detect_format",
     "drop_errors",
+    "drop_not_attempted",
     "read_done",
     "read_items",
     "stable_id",
 ]
 
 FORMATS = ("jsonl", "csv", "txt")
-RESERVED = frozenset({"id", "problem", "result", "error", "line", "duplicate"})
+RESERVED = frozenset({"id", "problem", "result", "error", "line", "duplicate", "not_attempted"})
 # Errors that would fail every remaining problem the same way: stop the batch, record nothing for them.
 FATAL = (BackendUnavailableError, ModelNotFoundError)
 
@@ -45,6 +47,13 @@ class BatchFailedError(DrainError):
     """The batch finished but some problems failed; each failure is a record in the output."""
 
     exit_code = 5
+
+
+class BatchStoppedError(DrainError):
+    """The batch stopped after too many failures in a row (the server is failing every request); the
+    problems it did not attempt are recorded as such, and running it again solves them."""
+
+    exit_code = 4
 
 
 @dataclass(frozen=True)
@@ -142,29 +151,43 @@ def _checked(number: int, value: dict[str, Any]) -> BatchItem:
     return BatchItem(number, ident, problem, extra)
 
 
+def _csv_records(lines: list[str], first: int, delimiter: str) -> Iterator[tuple[int, list[str] | None, str | None]]:
+    """``(line, row, None)`` for each CSV record from physical line ``first`` on, or ``(line, None, error)``
+    for one that does not parse; reading then starts again on the line after the one where it began, so an
+    unterminated quote costs its own row only, not every row after it."""
+    start = first
+    while start <= len(lines):
+        reader = csv.reader(io.StringIO("".join(lines[start - 1:]), newline=""), delimiter=delimiter, strict=True)
+        begin = start
+        try:
+            for row in reader:
+                yield begin, row, None
+                begin = start + reader.line_num
+            return
+        except csv.Error as err:
+            why = ("a quoted field starts on this line and is never closed" if "end of data" in str(err)
+                   else str(err))
+            yield begin, None, f"not valid CSV ({why})"
+            start = begin + 1
+
+
 def _csv_items(text: str, path: Path) -> Iterator[BatchItem]:
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    lines = io.StringIO(text, newline="").readlines()  # split as the csv module splits
+    records = _csv_records(lines, 1, delimiter)
     try:
-        header = next(reader)
+        _, header, error = next(records)
     except StopIteration:
         return
-    except csv.Error as err:
-        raise InputError(f"{path} line 1: not a CSV header ({err})") from None
+    if header is None:
+        raise InputError(f"{path} line 1: not a CSV header ({error})")
     names = [name.strip().lower() for name in header]
     if "problem" not in names:
         raise InputError(f"{path} has no 'problem' column (found: {', '.join(names) or 'none'})")
-    start = reader.line_num + 1
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as err:
-            yield BatchItem(start, None, error=f"not valid CSV ({err})")
-            start = reader.line_num + 1
+    for number, row, error in records:
+        if row is None:
+            yield BatchItem(number, None, error=error)
             continue
-        number, start = start, reader.line_num + 1
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(names):
@@ -192,6 +215,7 @@ class DoneRecords:
     duplicate_lines: set[int] = field(default_factory=set)  # input lines recorded as duplicate ids
     repaired: int = 0  # bytes of a torn last line cut off
     errors: int = 0
+    not_attempted: int = 0  # records of problems a stopped batch did not attempt (not done: a rerun solves them)
 
 
 def read_done(path: Path, *, repair: bool = True) -> DoneRecords:
@@ -220,6 +244,9 @@ def read_done(path: Path, *, repair: bool = True) -> DoneRecords:
         if record.get("duplicate"):
             done.duplicate_lines.add(int(record.get("line") or 0))
             continue
+        if record.get("not_attempted"):
+            done.not_attempted += 1
+            continue
         done.ids.add(str(record["id"]))
         done.errors += "error" in record
     return done
@@ -227,12 +254,21 @@ def read_done(path: Path, *, repair: bool = True) -> DoneRecords:
 
 def drop_errors(path: Path) -> int:
     """Remove the error records (not duplicate-id reports) from ``path``, atomically; returns how many."""
+    return _drop(path, lambda record: "error" in record and not record.get("duplicate"))
+
+
+def drop_not_attempted(path: Path) -> int:
+    """Remove the records of problems a stopped batch did not attempt, atomically; returns how many."""
+    return _drop(path, lambda record: bool(record.get("not_attempted")))
+
+
+def _drop(path: Path, unwanted: Callable[[dict[str, Any]], bool]) -> int:
     if not path.exists():
         return 0
     kept, dropped = [], 0
     for raw in path.read_bytes().splitlines(keepends=True):
         record = json.loads(raw) if raw.strip() else None
-        if isinstance(record, dict) and "error" in record and not record.get("duplicate"):
+        if isinstance(record, dict) and unwanted(record):
             dropped += 1
         elif raw.strip():
             kept.append(raw)

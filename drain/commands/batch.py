@@ -99,6 +99,8 @@ def _print_summary(stats: Any, output: str) -> None:
     table.add_row("solved", f"{stats.solved} ({stats.partial} partial)")
     table.add_row("failed", str(stats.failed))
     table.add_row("skipped (done before)", str(stats.skipped))
+    if stats.not_attempted:
+        table.add_row("not attempted (stopped)", str(stats.not_attempted))
     table.add_row("model calls", f"{stats.llm_calls:,}")
     table.add_row("tokens", f"{stats.tokens:,} ({stats.prompt_tokens:,} prompt + "
                             f"{stats.completion_tokens:,} completion)")
@@ -124,6 +126,10 @@ def batch(
                                     help="Model requests in flight (problems start as slots free up)."),
     summary: Path | None = typer.Option(None, "--summary", help="Also write a summary table (.csv or .parquet)."),
     retry_errors: bool = typer.Option(False, "--retry-errors", help="Solve again the ids recorded as errors."),
+    max_consecutive_failures: int = typer.Option(
+        10, "--max-consecutive-failures", min=0, max=1_000_000,
+        help="Stop when this many problems in a row fail (a server failing every request); the rest are recorded "
+             "as not attempted and a rerun solves them. 0: never stop."),
     depth: int = PlannerOptions.depth,
     max_calls: int = PlannerOptions.max_calls,
     seed: int = PlannerOptions.seed,
@@ -145,12 +151,14 @@ def batch(
 
     Running it again with the same output skips the ids already done, so a killed batch resumes.
     """
-    from drain.batch import BatchFailedError, BatchStats, read_items
+    from drain.batch import BatchFailedError, BatchStats, BatchStoppedError, read_items
 
     if summary is not None and summary.suffix.lower() not in (".csv", ".parquet"):
         raise InputError(f"--summary must end in .csv or .parquet, not {summary.name!r}")
     fmt = None if input_format is InputFormat.auto else input_format.value
     items = read_items(file, fmt)
+    if not items:
+        raise InputError(f"no problems found in {file} (it is empty, or a CSV with a header only)")
     to_stdout = output is not None and str(output) == "-"
     target = output or file.with_name(f"{file.stem}.results.jsonl")
     if not to_stdout and target.resolve() == file.resolve():
@@ -163,9 +171,14 @@ def batch(
                           timeout=timeout)
     stats = BatchStats(total=len(items))
     writer = _StdoutWriter() if to_stdout else _open_output(target, retry_errors)
+    where = "standard output" if to_stdout else str(target)
     try:
         failures = _run(items, writer, engine, settings, stats, concurrency=concurrency, log=not no_log,
-                        progress=not quiet)
+                        progress=not quiet, max_consecutive_failures=max_consecutive_failures or None)
+    except BatchStoppedError as err:
+        rerun = "" if to_stdout else "; run the same command again to solve them (--retry-errors also retries " \
+                                     "the ones that failed)"
+        raise BatchStoppedError(f"the batch {err}, recorded as not attempted in {where}{rerun}") from None
     finally:
         writer.close()
         if stats.seconds:
@@ -174,7 +187,6 @@ def batch(
         rows = write_summary(target, summary)
         sys.stderr.write(f"drain batch: wrote {summary} ({rows} rows)\n")
     if failures:
-        where = "standard output" if to_stdout else str(target)
         raise BatchFailedError(f"{failures} of {len(items)} problems failed (their errors are recorded in {where})")
 
 
@@ -192,9 +204,14 @@ class _StdoutWriter:
 
 
 def _open_output(target: Path, retry_errors: bool) -> Any:
-    from drain.batch import JsonlAppender, drop_errors, read_done
+    from drain.batch import JsonlAppender, drop_errors, drop_not_attempted, read_done
 
     appender = JsonlAppender(target)
+    pending = drop_not_attempted(target)  # a stopped batch's leftovers: solved now, recorded once
+    if pending:
+        appender.close()
+        appender = JsonlAppender(target)
+        sys.stderr.write(f"drain batch: {pending} problems a stopped batch did not attempt are solved now\n")
     if retry_errors:
         dropped = drop_errors(target)
         if dropped:  # the file was replaced: lock the new one
@@ -208,7 +225,7 @@ def _open_output(target: Path, retry_errors: bool) -> Any:
 
 
 def _run(items: list[Any], writer: Any, engine: Any, settings: Any, stats: Any, *, concurrency: int, log: bool,
-         progress: bool) -> int:
+         progress: bool, max_consecutive_failures: int | None = None) -> int:
     """Plan, record the input errors, solve the rest; returns how many problems failed, old and new."""
     import asyncio
 
@@ -233,7 +250,8 @@ def _run(items: list[Any], writer: Any, engine: Any, settings: Any, stats: Any, 
             if log:
                 planner.store  # noqa: B018 - open (and migrate) the store once, before the workers start
             await run_batch(plan.todo, planner.solve_async, writer.write, gate=gate, stats=stats,
-                            on_record=lambda item, record: bar.advance("error" in record))
+                            on_record=lambda item, record: bar.advance("error" in record),
+                            max_consecutive_failures=max_consecutive_failures)
 
     with BatchProgress(len(plan.todo), enabled=progress and bool(plan.todo)) as bar:
         if plan.todo:
