@@ -421,3 +421,73 @@ def test_like_wildcards_do_not_open_a_run(store: Store) -> None:
         run_id = client.post("/v1/solve", json={"problem": BASEMENT, "depth": 1}).json()["run_id"]
         assert client.get("/v1/runs/____").status_code == 404
         assert client.get(f"/v1/runs/{run_id[:4]}").json()["id"] == run_id
+
+
+# ------------------------------------------------------------------------------------------------ the real model
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+@pytest.mark.model
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the server's CPU time from /proc")
+def test_drain_serve_on_the_embedded_model_stops_a_timed_out_solve(tmp_path: Path) -> None:
+    """The issue's case: `drain serve --timeout 5` on the embedded model. The 504 comes at the limit, the
+    abandoned solve's model call stops (the server's CPU drops back), /healthz said what was solving,
+    and the next request succeeds."""
+    pytest.importorskip("xllamacpp")
+    from drain.backends.embedded import default_model_path
+    from drain.errors import ModelNotFoundError
+
+    try:
+        default_model_path()
+    except ModelNotFoundError as err:
+        pytest.skip(str(err))
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, "-m", "drain", "serve", "--port", str(port), "--timeout", "5"],
+                               cwd=ROOT, env={**os.environ, "DRAIN_HOME": str(tmp_path)},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert wait_until(lambda: _health(base, process).get("model", {"state": "ready"})["state"] == "ready"
+                          and bool(_health(base, process)), timeout=120)
+        seen: dict[str, Any] = {}
+
+        def look() -> None:
+            time.sleep(2.0)
+            started = time.monotonic()
+            seen["health"] = httpx.get(f"{base}/healthz", timeout=10).json()
+            seen["took"] = time.monotonic() - started
+
+        looking = threading.Thread(target=look)
+        looking.start()
+        started = time.monotonic()
+        response = httpx.post(f"{base}/v1/solve", json={"problem": BASEMENT}, timeout=60)  # depth 2: 20-35 s
+        took = time.monotonic() - started
+        looking.join()
+        assert response.status_code == 504 and response.json()["error"] == "timeout"
+        assert 5.0 <= took < 6.5, f"the 504 came after {took:.1f} s (limit 5 s)"
+        assert seen["took"] < 1.0 and seen["health"]["solving"] == 1  # the server answered while it solved
+        [solve] = seen["health"]["solves"]
+        time.sleep(0.5)
+        before = _cpu_seconds(process.pid)
+        time.sleep(2.0)
+        busy = (_cpu_seconds(process.pid) - before) / 2.0
+        assert busy < 0.25, f"the server still used {busy:.0%} of a core after the 504"
+        assert httpx.get(f"{base}/healthz").json()["solving"] == 0
+        run = httpx.get(f"{base}/v1/runs/{solve['run_id']}").json()
+        assert run["status"] == "error" and "cancelled" in run["error"].lower()
+        quick = httpx.post(f"{base}/v1/solve", json={"problem": "noisy furnace", "depth": 1, "max_calls": 1},
+                           timeout=60)
+        assert quick.status_code == 200 and quick.json()["stats"]["llm_calls"] == 1
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _health(base: str, process: subprocess.Popen[bytes]) -> dict[str, Any]:
+    assert process.poll() is None, "drain serve stopped"
+    try:
+        return dict(httpx.get(f"{base}/healthz", timeout=2).json())
+    except httpx.TransportError:
+        return {}
