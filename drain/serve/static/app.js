@@ -1,14 +1,17 @@
 // DRAIN's page: ask a question, watch the solution tree grow, vote on ideas (offline votes wait in
 // localStorage and are sent with /v1/feedback/batch when the phone is back online).
+// A server started with --token answers /v1 calls 401 without it: the page then asks for the token once,
+// keeps it in localStorage, and sends it with every call (the offline vote sync too).
 // Everything the model wrote is inserted with textContent: never parsed as HTML.
 import { collectHazards, el, renderHazards, renderTree } from "./render.js";
 
 const QUEUE_KEY = "drain.pendingVotes.v1";
 const VOTES_KEY = "drain.myVotes.v1";
+const TOKEN_KEY = "drain.token.v1";
 const BATCH = 50;
 const JSON_HEADERS = { "Content-Type": "application/json", Accept: "application/json" };
 const $ = (id) => document.getElementById(id);
-const state = { runId: null, final: false, busy: false, syncing: false };
+const state = { runId: null, final: false, busy: false, syncing: false, asking: null };
 
 function loadJSON(key, fallback) {
   try {
@@ -24,6 +27,67 @@ function saveJSON(key, value) {
     localStorage.setItem(key, JSON.stringify(value));
   } catch {
     /* storage full or blocked: the vote is still sent when online */
+  }
+}
+
+// ---------------------------------------------------------------- the access token
+function savedToken() {
+  try {
+    return localStorage.getItem(TOKEN_KEY) || "";
+  } catch {
+    return "";
+  }
+}
+
+// Ask for the token (one question, however many calls are waiting for it); resolves to the token, or ""
+// when the person chose "Not now".
+function askToken(rejected) {
+  if (state.asking) return state.asking;
+  const form = $("token-form");
+  const input = $("token");
+  $("token-hint").textContent = rejected
+    ? "That token was not accepted. Enter the access token this DRAIN server was started with."
+    : "This DRAIN server asks for its access token. Whoever set it up has it. It is kept on this device only.";
+  form.hidden = false;
+  input.value = "";
+  input.focus();
+  state.asking = new Promise((resolve) => {
+    const done = (token) => {
+      form.hidden = true;
+      form.removeEventListener("submit", submitted);
+      $("token-cancel").removeEventListener("click", cancelled);
+      state.asking = null;
+      resolve(token);
+    };
+    const submitted = (event) => {
+      event.preventDefault();
+      const token = input.value.trim();
+      if (!token) return;
+      try {
+        localStorage.setItem(TOKEN_KEY, token);
+      } catch {
+        /* storage blocked: the token still works until the page closes */
+      }
+      done(token);
+    };
+    const cancelled = () => done("");
+    form.addEventListener("submit", submitted);
+    $("token-cancel").addEventListener("click", cancelled);
+  });
+  return state.asking;
+}
+
+// fetch() for the API: the saved token on every call; a 401 asks for the token and tries again.
+async function api(path, init = {}) {
+  let token = savedToken();
+  for (;;) {
+    const headers = { ...JSON_HEADERS, ...(init.headers || {}) };
+    if (token) headers.Authorization = `Bearer ${token}`;
+    const response = await fetch(path, { ...init, headers });
+    if (response.status !== 401) return response;
+    const given = await askToken(Boolean(token));
+    if (!given) return response;
+    token = given;
   }
 }
 
@@ -150,8 +214,8 @@ async function submit(event) {
   setStatus("Sending…");
   let ended = false;
   try {
-    const response = await fetch("/v1/solve/stream", { method: "POST", body: JSON.stringify(body),
-                                                       headers: { ...JSON_HEADERS, Accept: "text/event-stream" } });
+    const response = await api("/v1/solve/stream", { method: "POST", body: JSON.stringify(body),
+                                                     headers: { Accept: "text/event-stream" } });
     if (!response.ok || !response.body) {
       setStatus(await errorMessage(response), true);
       return;
@@ -190,9 +254,9 @@ async function vote(idea, rating) {
     return;
   }
   try {
-    const response = await fetch("/v1/feedback", { method: "POST", headers: JSON_HEADERS, body: JSON.stringify(item) });
+    const response = await api("/v1/feedback", { method: "POST", body: JSON.stringify(item) });
     if (response.ok) setSync(`Thanks: your vote on idea ${idea} is saved.`);
-    else if (response.status >= 500 || response.status === 429) queueVote(item);
+    else if (response.status >= 500 || response.status === 429 || response.status === 401) queueVote(item);
     else setSync(`That vote was not saved: ${await errorMessage(response)}`);
   } catch {
     queueVote(item);
@@ -206,9 +270,8 @@ async function syncVotes() {
     for (;;) {
       const batch = loadJSON(QUEUE_KEY, []).slice(0, BATCH);
       if (!batch.length) return;
-      const response = await fetch("/v1/feedback/batch", { method: "POST", headers: JSON_HEADERS,
-                                                           body: JSON.stringify({ votes: batch }) });
-      if (response.status >= 500 || response.status === 429 || response.status === 408) return; // try again later
+      const response = await api("/v1/feedback/batch", { method: "POST", body: JSON.stringify({ votes: batch }) });
+      if ([401, 408, 429].includes(response.status) || response.status >= 500) return; // try again later
       const settled = new Set();
       if (response.ok) {
         const data = await response.json();
@@ -233,7 +296,7 @@ async function syncVotes() {
 async function loadRecent() {
   const list = $("recent");
   try {
-    const response = await fetch("/v1/runs?limit=10", { headers: JSON_HEADERS });
+    const response = await api("/v1/runs?limit=10");
     if (!response.ok) throw new Error(String(response.status));
     const data = await response.json();
     if (!data.runs.length) {
@@ -254,7 +317,7 @@ async function openRun(id) {
   if (state.busy) return;
   setStatus("Opening…");
   try {
-    const response = await fetch(`/v1/runs/${encodeURIComponent(id)}`, { headers: JSON_HEADERS });
+    const response = await api(`/v1/runs/${encodeURIComponent(id)}`);
     if (!response.ok) {
       setStatus(await errorMessage(response), true);
       return;
