@@ -11,6 +11,7 @@ which every call and a periodic probe keep current, and so never waits on the st
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -111,7 +112,8 @@ class _Writer:
             if job is self._STOP:
                 return
             if isinstance(job, tuple):  # a flush mark
-                job[1](None)
+                with contextlib.suppress(RuntimeError):  # its event loop has closed: nobody waits any more
+                    job[1](None)
                 continue
             self._apply(job)
 

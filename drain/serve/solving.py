@@ -87,8 +87,8 @@ class _Solve:
                 "seconds": round(time.monotonic() - self.started, 1),
                 "state": "cancelling" if self.cancelled else "solving"}
 
-    async def flush(self) -> None:
-        if self.runlog is not None and not await self.runlog.flush(FLUSH_SECONDS):
+    async def flush(self, seconds: float = FLUSH_SECONDS) -> None:
+        if self.runlog is not None and not await self.runlog.flush(seconds):
             log.warning("the run store is slow: run %s is answered before it is stored", self.runlog.run_id)
 
 
@@ -267,7 +267,7 @@ class SolveService:
         if not done:
             solve.cancel()
             await asyncio.wait({task}, timeout=CANCEL_GRACE)
-            await solve.flush()
+            await solve.flush(CANCEL_GRACE)  # the 504 goes out within a second of the limit, stored or not
             raise ApiError(504, "timeout", self._timeout_message())
         await solve.flush()
         return public_tree(task.result()), self._headers(solve)
