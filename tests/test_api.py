@@ -299,6 +299,7 @@ async def test_a_saturated_server_answers_503(store: Store) -> None:
     async with httpx.AsyncClient(transport=transport, base_url="http://drain.test") as client:
         first = asyncio.create_task(client.post("/v1/solve", json={"problem": BASEMENT, "depth": 1}))
         while backend.calls == 0:
+            assert not first.done(), f"the first solve ended before it reached the model: {(await first).text}"
             await asyncio.sleep(0.01)
         busy = await client.post("/v1/solve", json={"problem": GAS})
         assert busy.status_code == 503 and busy.headers["retry-after"]
