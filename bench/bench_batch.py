@@ -33,7 +33,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from drain.planner import steps as planner_steps  # noqa: E402
+from drain.steps import STEPS  # noqa: E402
 from drain.store import Store  # noqa: E402
 
 CASES = ROOT / "bench" / "homeowner" / "cases.jsonl"
@@ -71,10 +71,8 @@ class Measure:
 
 def _max_tokens() -> dict[str, int]:
     """Each planner step's reply budget, as the planner sends it (capped at 1024 like the planner)."""
-    found = {}
-    for value in vars(planner_steps).values():
-        if isinstance(value, type) and issubclass(value, planner_steps._Step) and value.name != "step":
-            found[value.name] = min(value.max_tokens, 1024)
+    found = {name: min(module.MAX_TOKENS, 1024) for name, module in STEPS.items() if hasattr(module, "MAX_TOKENS")}
+    found["resolve"] = 1024  # resolve's budget grows with the cards offered; its grammar ends the reply anyway
     return found
 
 

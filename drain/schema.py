@@ -3,7 +3,10 @@
 The JSON contract (README, "The solve JSON contract"): the top level has ``problem``,
 ``ideal_final_result``, ``hazards``, ``contradictions`` (best first, each with ``improving``,
 ``worsening``, ``confidence``, ``principles`` exactly as the matrix cell lists them, ``ideas``),
-``subproblems`` (the same shape, recursively) and ``stats``.
+``subproblems`` (the same shape, recursively) and ``stats``. Version 2 adds what grounded solving knows:
+the matched ``families``, the quick ``diagnosis`` checks, a ``clarify`` question when two families are too
+close to call, each hazard's ``source`` (rule or similar situation), each idea's ``card`` with its steps,
+cost, DIY level, permit and renter flags, and ``questions`` for the principles no card applies.
 """
 
 from __future__ import annotations
@@ -14,8 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "BackendInfo",
+    "Check",
+    "Clarify",
+    "ClarifyOption",
     "Constraints",
     "Contradiction",
+    "FamilyRef",
     "Hazard",
     "Idea",
     "Node",
@@ -23,12 +30,13 @@ __all__ = [
     "PhysicalContradiction",
     "PrincipleRef",
     "Provenance",
+    "Question",
     "SeparationRef",
     "SolutionTree",
     "Stats",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class _Model(BaseModel):
@@ -46,7 +54,11 @@ class PrincipleRef(_Model):
 
 
 class Hazard(_Model):
-    """A safety rule that fired. Always shown first; nothing the model says removes it."""
+    """A hazard found in the problem. Always shown first; nothing the model says removes it.
+
+    ``source``: "rule" when the hazard rules' phrases matched (``matched`` lists them), "similar" when the
+    text is like a known dangerous situation of the house library (``similar_to``, with its ``score``).
+    """
 
     category: str
     severity: Literal["stop", "caution"]
@@ -54,6 +66,9 @@ class Hazard(_Model):
     do_now: list[str] = Field(default_factory=list)
     professional: str = ""
     matched: list[str] = Field(default_factory=list)
+    source: Literal["rule", "similar"] = "rule"
+    similar_to: str | None = None
+    score: float | None = None
 
 
 class Provenance(_Model):
@@ -67,7 +82,11 @@ class Provenance(_Model):
 
 
 class Idea(_Model):
-    """A concrete thing to do, traced to the principle it applies."""
+    """A concrete thing to do, traced to the principle it applies.
+
+    ``source``: "card" (a fix card of the house library: ``card`` names it and its fields come along),
+    "model" (written by the model), "example" (runs before schema version 2: a principle's home example).
+    """
 
     principle: PrincipleRef
     idea: str
@@ -75,9 +94,28 @@ class Idea(_Model):
     cost: Literal["$", "$$", "$$$"] = "$$"
     diy: Literal["easy", "moderate", "pro"] = "moderate"
     hazards: list[str] = Field(default_factory=list)  # hazard categories the idea itself touches
-    source: Literal["model", "example"] = "model"  # "example": the model failed; a home example stands in
+    source: Literal["card", "model", "example"] = "model"
     provenance: Provenance
     followup: Node | None = None  # the new problem this fix creates, solved one level deeper
+    card: str | None = None  # the fix card's id
+    family: str | None = None  # the problem family the card was found through
+    steps: list[str] = Field(default_factory=list)
+    materials: list[str] = Field(default_factory=list)
+    tools: list[str] = Field(default_factory=list)
+    cost_usd: tuple[int, int] | None = None
+    time: str | None = None
+    permit: Literal["none", "maybe", "yes"] | None = None
+    renter_ok: bool | None = None
+    reversible: bool | None = None
+    call_pro: str | None = None
+
+
+class Question(_Model):
+    """A principle of the cell that no fix card applies: its sub-principle, asked as a question."""
+
+    principle: PrincipleRef
+    question: str
+    provenance: Provenance
 
 
 class Contradiction(_Model):
@@ -87,16 +125,18 @@ class Contradiction(_Model):
     worsening: ParameterRef
     confidence: float = Field(ge=0.0, le=1.0)
     reason: str = ""
-    source: Literal["model", "lexicon", "deepen"] = "model"
+    source: Literal["model", "lexicon", "deepen", "library", "followup"] = "model"
     principles: list[PrincipleRef] = Field(default_factory=list)
     empty_cell_reason: str | None = None
     ideas: list[Idea] = Field(default_factory=list)
+    questions: list[Question] = Field(default_factory=list)
 
 
 class SeparationRef(_Model):
     name: str
     question: str
     principles: list[PrincipleRef]
+    how: str | None = None  # how this separation resolves it here (from the house library)
 
 
 class PhysicalContradiction(_Model):
@@ -106,6 +146,8 @@ class PhysicalContradiction(_Model):
     high_because: str = ""
     low_because: str = ""
     separations: list[SeparationRef] = Field(default_factory=list)
+    property: str | None = None  # what must be both high and low, in the homeowner's terms
+    source: Literal["model", "library"] = "model"
 
 
 class Node(_Model):
@@ -120,6 +162,36 @@ class Node(_Model):
     depth: int = 1
     partial: bool = False
     notes: list[str] = Field(default_factory=list)  # why a part is partial or missing
+    check: str | None = None  # for a part that is a likely cause: the quick check that tells it apart
+
+
+class FamilyRef(_Model):
+    """A problem family of the house library the problem was matched to, by meaning."""
+
+    id: str
+    name: str
+    score: float
+    said: str = ""  # the closest way homeowners say it
+
+
+class Check(_Model):
+    """A quick check that tells the likely causes apart: what a good contractor asks first."""
+
+    family: str
+    cause: str
+    check: str
+
+
+class ClarifyOption(_Model):
+    family: str
+    name: str
+
+
+class Clarify(_Model):
+    """Two families are too close to call: one question whose answer picks one (``drain solve --ask``)."""
+
+    question: str
+    options: list[ClarifyOption]
 
 
 class Constraints(_Model):
@@ -157,6 +229,9 @@ class SolutionTree(Node):
     restated: str | None = None
     input_warnings: list[str] = Field(default_factory=list)
     constraints: Constraints = Field(default_factory=Constraints)
+    families: list[FamilyRef] = Field(default_factory=list)
+    diagnosis: list[Check] = Field(default_factory=list)
+    clarify: Clarify | None = None
     backend: BackendInfo | None = None
     settings: dict[str, int | float | bool | None] = Field(default_factory=dict)
     stats: Stats = Field(default_factory=Stats)

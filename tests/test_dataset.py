@@ -1,4 +1,4 @@
-"""The training-data builder: content, exact planner prompts, and split hygiene."""
+"""The training-data builder: every model step, the step modules' exact requests, and split hygiene."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 
 import triz
 from drain.errors import InputError
-from drain.planner.choices import offer_choices
-from drain.planner.steps import ContradictStep
+from drain.grounding.grounder import Grounder
 from drain.prompts import PromptLibrary
+from drain.steps import contradict, decompose, deepen, frame, resolve
 from drain.training.dataset import build_dataset, leak_check, reply_json
 from tests.helpers import ROOT, run_drain
 
@@ -22,7 +22,8 @@ BENCH = ROOT / "bench" / "homeowner" / "cases.jsonl"
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dataset")
-    build_dataset(out, gold_files=GOLD, knowledge=triz.load(), benchmark=BENCH, lexicon=40, seed=1)
+    build_dataset(out, gold_files=GOLD[:1], knowledge=triz.load(), benchmark=BENCH, variants=1, max_cases=150,
+                  seed=1)
     return out
 
 
@@ -30,49 +31,53 @@ def _rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def test_every_step_and_source_is_present(built: Path) -> None:
+def test_every_model_step_and_source_is_present(built: Path) -> None:
     card = json.loads((built / "data_card.json").read_text())
     assert set(card["by_step"]) == {"frame", "decompose", "contradict", "resolve", "deepen"}
-    assert {"benchmark-train", "extra", "variant", "lexicon"} <= set(card["by_source"])
+    assert {"library", "variant"} <= set(card["by_source"])
     assert card["leaks"] == 0 and card["held_out_problems_checked"] == 60
-    assert len(card["sha256"]["train.jsonl"]) == 64
+    assert card["library_cases"] > 0 and len(card["sha256"]["train.jsonl"]) == 64
 
 
 def test_no_dev_or_test_problem_in_training_data(built: Path) -> None:
     held = {json.loads(line)["problem"] for line in BENCH.read_text().splitlines()
             if json.loads(line)["split"] in ("dev", "test")}
-    train_ids = {json.loads(line)["id"] for line in BENCH.read_text().splitlines()
-                 if json.loads(line)["split"] == "train"}
     for name in ("train.jsonl", "valid.jsonl"):
         for row in _rows(built / name):
             user = row["messages"][1]["content"]
             assert not any(f'"{problem}"' in user for problem in held)
-            if row["source"] == "benchmark-train":
-                assert row["id"] in train_ids
 
 
-def test_examples_use_the_planners_exact_prompts(built: Path) -> None:
+def test_library_examples_are_the_steps_own_requests(built: Path) -> None:
     knowledge, prompts = triz.load(), PromptLibrary()
-    row = next(r for r in _rows(built / "train.jsonl") if r["step"] == "contradict" and r["source"] == "extra")
-    problem = row["messages"][1]["content"].split('"')[1]
+    grounder = Grounder(knowledge)
+    row = next(r for r in _rows(built / "train.jsonl") if r["step"] == "contradict" and r["source"] == "library")
+    case = next(c for c in grounder.library.cases if c.id == row["id"])
+    grounder.exclude_cases = frozenset([case.id])
+    offered = grounder.pairs(grounder.ground(case.text), k=6)
     reply = json.loads(row["messages"][2]["content"])
-    improving, worsening, _ = offer_choices(knowledge, problem)
-    expected = ContradictStep(prompts, knowledge).build(problem=problem, improving=improving, worsening=worsening,
-                                                         most=max(2, len(reply["contradictions"])))
-    if all(any(c.id == x["improving"] for c in improving) and any(c.id == x["worsening"] for c in worsening)
-           for x in reply["contradictions"]):
-        assert row["messages"][:2] == expected.messages
-    assert row["messages"][0] == expected.messages[0]
+    if all(key in {c.key for c in offered} for key in reply["pairs"]):  # no gold pair had to be added
+        assert row["messages"][:2] == contradict.build(prompts, knowledge, case.text, offered, 2).messages
+    assert reply["pairs"][0] == f"{case.pairs[0][0]}x{case.pairs[0][1]}"
     assert row["messages"][2]["content"] == reply_json(reply)  # compact, as the grammar writes it
 
 
-def test_replies_pass_their_step_schemas(built: Path) -> None:
-    from drain.planner.replies import ContradictReply, DecomposeReply, DeepenReply, FrameReply, ResolveReply
-
-    models = {"frame": FrameReply, "decompose": DecomposeReply, "contradict": ContradictReply,
-              "resolve": ResolveReply, "deepen": DeepenReply}
-    for row in _rows(built / "train.jsonl")[:400]:
-        models[row["step"]].model_validate_json(row["messages"][-1]["content"])
+def test_replies_pass_their_step_reply_models(built: Path) -> None:
+    fixed = {"frame": frame.FrameReply}
+    for row in _rows(built / "train.jsonl")[:300]:
+        text = row["messages"][-1]["content"]
+        if row["step"] in fixed:
+            fixed[row["step"]].model_validate_json(text)
+            continue
+        problem = row["messages"][1]["content"].split('"')[1]
+        if row["step"] == "decompose":
+            decompose.reply_model(problem).model_validate_json(text)
+        elif row["step"] in ("contradict", "resolve"):  # the ids chosen are among those offered in the prompt
+            chosen = json.loads(text)["pairs" if row["step"] == "contradict" else "cards"]
+            assert all(f"\n{key}: " in row["messages"][1]["content"] for key in chosen)
+        elif row["step"] == "deepen":
+            assert set(json.loads(text)) == {"new_problem", "improving", "worsening"}
+    assert resolve.NAME == "resolve" and deepen.NAME == "deepen"
 
 
 def test_valid_split_holds_whole_records_apart(built: Path) -> None:
@@ -94,11 +99,13 @@ def test_build_refuses_a_leaked_problem(tmp_path: Path) -> None:
     gold = tmp_path / "gold_leak.jsonl"
     gold.write_text(json.dumps(record) + "\n")
     with pytest.raises(InputError, match="match dev/test problems"):
-        build_dataset(tmp_path / "out", gold_files=[gold], knowledge=triz.load(), benchmark=BENCH)
+        build_dataset(tmp_path / "out", gold_files=[gold], knowledge=triz.load(), benchmark=BENCH,
+                      library_cases=False)
 
 
 def test_dataset_cli(tmp_path: Path) -> None:
-    done = run_drain("dataset", "build", "-o", str(tmp_path / "ds"), "--lexicon", "10", "--variants", "0")
+    done = run_drain("dataset", "build", "-o", str(tmp_path / "ds"), "--variants", "0", "--max-cases", "20",
+                     "--gold", str(ROOT / "training" / "example.jsonl"))
     assert done.returncode == 0, done.stderr.decode()
     assert (tmp_path / "ds" / "train.jsonl").stat().st_size > 0
     assert "train examples" in (tmp_path / "ds" / "data_card.md").read_text()

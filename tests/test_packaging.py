@@ -59,4 +59,4 @@ def test_installed_wheel_finds_its_data(wheel: Path, tmp_path: Path) -> None:
     assert [p["id"] for p in json.loads(done.stdout)["principles"]] == [24, 35, 2]
     done = subprocess.run([sys.executable, "-m", "drain", "kb", "show", "extend-downspouts", "--format", "json"],
                           cwd=tmp_path, env=env, capture_output=True, check=True)
-    assert json.loads(done.stdout)["families"] == ["basement-seepage"]
+    assert "basement-seepage" in json.loads(done.stdout)["families"]

@@ -41,6 +41,20 @@ class HazardChecker:
         self._with_actions = PhraseIndex(
             (rule.category, t) for rule in self.rules.values() for t in (*rule.triggers, *rule.actions)
         )
+        self._actions = PhraseIndex((rule.category, t) for rule in self.rules.values() for t in rule.actions)
+
+    def check_work(self, text: str) -> list[HazardMatch]:
+        """The hazards whose *work* phrases occur in ``text`` ("rewire the panel", "jack up the beam"):
+        for a fix, which names work to do, not a situation (a card that says to look for mud tubes is not
+        itself structural work).
+
+        >>> import triz
+        >>> [h.category for h in triz.load().hazards.check_work("rewire the kitchen outlets")]
+        ['electrical']
+        >>> triz.load().hazards.check_work("look along the sill for mud tubes")
+        []
+        """
+        return self._matches(self._actions.find(text))
 
     def check(self, text: str, *, actions: bool = False) -> list[HazardMatch]:
         """Every hazard whose triggers occur in ``text``; stop first, then in file order.
@@ -48,7 +62,9 @@ class HazardChecker:
         With ``actions=True`` the rules' work phrases count too: use it for proposed fixes
         ("rewire the panel"), not for problem descriptions.
         """
-        found = (self._with_actions if actions else self._index).find(text)
+        return self._matches((self._with_actions if actions else self._index).find(text))
+
+    def _matches(self, found: dict[str, list[str]]) -> list[HazardMatch]:
         order = list(self.rules)
         matches = [
             HazardMatch(category=name, severity=rule.severity, message=rule.message, do_now=rule.do_now,

@@ -23,7 +23,8 @@ _ENV_OVERRIDE = {"matrix": "DRAIN_MATRIX_DIR", "house": "DRAIN_HOUSE_DIR", "prom
 def find_data_dir(name: str) -> Path:
     """Return the folder holding the data set ``name`` ("matrix", "house" or "prompts").
 
-    ``DRAIN_MATRIX_DIR`` / ``DRAIN_HOUSE_DIR`` / ``DRAIN_PROMPTS_DIR`` point somewhere else (a domain expert's working copy).
+    ``DRAIN_MATRIX_DIR`` / ``DRAIN_HOUSE_DIR`` / ``DRAIN_PROMPTS_DIR`` point somewhere else (a domain
+    expert's working copy).
     """
     override = os.environ.get(_ENV_OVERRIDE[name])
     if override:

@@ -53,6 +53,7 @@ class Capabilities:
     parallel_slots: int = 1  # requests it serves at once; the planner sends at most this many
     seeded: bool = True  # the same seed gives the same reply
     lora: bool = False  # can apply a LoRA adapter
+    writes_ideas: bool = False  # a model large enough to write ideas of its own beside the library's cards
 
 
 @dataclass(frozen=True)

@@ -22,11 +22,12 @@ def build(
                                                "(default: bench/homeowner/cases.jsonl)."),
     export: list[Path] = typer.Option([], "--export", help="Chat files from `drain export` to add."),
     variants: int = typer.Option(2, "--variants", min=0, max=4, help="Re-phrasings per problem."),
-    lexicon: int = typer.Option(300, "--lexicon", min=0, max=5000, help="Lexicon-made contradiction examples."),
+    library: bool = typer.Option(True, "--library/--no-library", help="Add the house library's labelled cases."),
+    max_cases: int | None = typer.Option(None, "--max-cases", min=1, help="Only this many library cases."),
     valid_share: float = typer.Option(0.08, "--valid-share", min=0.0, max=0.5, help="Records held out for loss."),
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
-    """Build chat examples from the gold annotations, phrasing variations, the lexicon and store exports."""
+    """Build chat examples from the house library's cases, the gold annotations, re-phrasings and store exports."""
     import triz
     from drain.commands.output import console
     from drain.errors import InputError
@@ -39,7 +40,7 @@ def build(
     bench = benchmark or root / "bench" / "homeowner" / "cases.jsonl"
     result = build_dataset(out, gold_files=gold_files, knowledge=triz.load(),
                            benchmark=bench if bench.is_file() else None, exports=export, variants=variants,
-                           lexicon=lexicon, valid_share=valid_share, seed=seed)
+                           library_cases=library, max_cases=max_cases, valid_share=valid_share, seed=seed)
     console().print(f"wrote {result.train} training and {result.valid} validation examples to {out} "
                     f"(data card: {out / 'data_card.md'})")
 

@@ -26,7 +26,11 @@ def evaluate(
                                              help="Default 0, or 0.7 with --repeats > 1."),
     seed: int = PlannerOptions.seed,
     timeout: float | None = PlannerOptions.timeout,
-    full: bool = typer.Option(False, "--full", help="Solve whole trees (ideas, sub-problems) instead of depth 1."),
+    full: bool = typer.Option(False, "--full", help="Solve whole trees (parts, follow-ups) instead of depth 1."),
+    no_library: bool = typer.Option(False, "--no-library", help="Run DRAIN without the house library."),
+    paraphrases: Path | None = typer.Option(None, "--paraphrases",
+                                            help="Hazard paraphrases to score (default: hazard_paraphrases.jsonl "
+                                                 "beside FILE, if there is one)."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N cases."),
     concurrency: int = typer.Option(2, "--concurrency", min=1, max=32, help="Cases solved at once."),
     json_out: Path | None = typer.Option(None, "--json", help="Write the aggregate metrics here."),
@@ -57,7 +61,8 @@ def evaluate(
         check_output_path(path, option)  # before the first model call
     if temperature is None:
         temperature = 0.7 if repeats > 1 else 0.0
-    settings = PlannerSettings(depth=2 if full else 1, ideas=full, seed=seed, temperature=temperature, timeout=timeout)
+    settings = PlannerSettings(depth=2 if full else 1, seed=seed, temperature=temperature, timeout=timeout,
+                               grounded=not no_library)
     knowledge = triz.load()
     systems = ["drain", *dict.fromkeys(b.value for b in baseline)]
     engine = make_backend(backend, model, adapter, no_adapter, base_url, api_key, slots, threads=threads,
@@ -71,21 +76,40 @@ def evaluate(
             sys.stderr.write(f"\r{done['n']}/{total} {prediction.system} {prediction.id}   ")
             sys.stderr.flush()
 
+    shared_grounder = None
+    if not no_library:
+        from drain.grounding.grounder import Grounder
+
+        shared_grounder = Grounder(knowledge)
+
     async def run() -> dict[str, list[Any]]:
         found: dict[str, list[Any]] = {}
         async with engine:
             for system in systems:
                 found[system] = await run_system(
                     system, cases, backend=engine, knowledge=knowledge, settings=settings,
-                    repeats=1 if system == "lexicon" else repeats, concurrency=concurrency, on_done=progress)
+                    repeats=1 if system == "lexicon" else repeats, concurrency=concurrency, on_done=progress,
+                    grounder=shared_grounder)
         return found
 
     predictions = asyncio.run(run())
     if sys.stderr.isatty():
         sys.stderr.write("\n")
     results = {system: aggregate(cases, found) for system, found in predictions.items()}
+    paraphrases = paraphrases or (file.parent / "hazard_paraphrases.jsonl")
+    if paraphrases.is_file():
+        from drain.evaluate.paraphrases import paraphrase_metrics, read_paraphrases
+
+        rows = read_paraphrases(paraphrases, split)
+        if rows:
+            grounder = None if no_library else shared_grounder
+            scored = paraphrase_metrics(rows, knowledge, grounder)
+            results["drain"].update({k: v for k, v in scored.items() if k.startswith("paraphrase_")})
+            results["drain"]["paraphrase_detail"] = {k: scored[k] for k in ("paraphrases", "by_category", "missed",
+                                                                            "false_alarm_ids")}
     meta = {"file": str(file), "split": split, "cases": len(cases), "repeats": repeats, "temperature": temperature,
-            "seed": seed, "depth": settings.depth, "ideas": settings.ideas, **engine.describe()}
+            "seed": seed, "depth": settings.depth, "ideas": settings.ideas, "grounded": settings.grounded,
+            **engine.describe()}
     from drain.commands.output import console, print_json
 
     console().print(rich_table(results, f"DRAIN evaluation: {file.name} {split or ''} ({len(cases)} cases)"))

@@ -103,6 +103,9 @@ def solve(
     api_key: str | None = BackendOptions.api_key,
     slots: int | None = BackendOptions.slots,
     threads: int | None = BackendOptions.threads,
+    ask: bool = typer.Option(False, "--ask", help="When two problem families fit about as well, ask which first."),
+    family: str | None = typer.Option(None, "--family", help="Solve as this house-library family (drain kb show)."),
+    no_library: bool = typer.Option(False, "--no-library", help="Without the house library (for comparison)."),
     no_log: bool = typer.Option(False, "--no-log", help="Do not record this run in the run store."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No live progress."),
 ) -> None:
@@ -114,17 +117,48 @@ def solve(
     problem = read_text_input(text, file)
     check_output_path(output, "-o")  # before the first model call, not after the whole solve
     settings = make_settings(depth, max_calls, seed, temperature, sequential, timeout)
+    if no_library:
+        import dataclasses
+
+        if family is not None or ask:
+            from drain.errors import InputError
+
+            raise InputError("--family and --ask need the house library; leave out --no-library")
+        settings = dataclasses.replace(settings, grounded=False)
     engine = make_backend(backend, model, adapter, no_adapter, base_url, api_key, slots, threads=threads,
                           timeout=timeout)
+    grounder = None
+    if settings.grounded and (ask or family):
+        import triz
+        from drain.grounding.grounder import Grounder
+
+        grounder = Grounder(triz.load())
+        if family is not None:
+            grounder.library.family(family)  # an unknown id: one line, before any model work
+        elif ask:
+            family = ask_family(grounder, problem)
 
     async def run(progress: Progress) -> Any:
         async with engine:
-            planner = Planner(engine, settings, on_event=progress.event, log=not no_log, source="cli")
-            return await planner.solve_async(problem)
+            planner = Planner(engine, settings, grounder=grounder, on_event=progress.event, log=not no_log,
+                              source="cli")
+            return await planner.solve_async(problem, family=family)
 
     with Progress(enabled=not quiet and sys.stderr.isatty()) as progress:
         tree = asyncio.run(run(progress))
     emit(tree, fmt, output)
+
+
+def ask_family(grounder: Any, problem: str) -> str | None:
+    """When the two best families are nearly tied, ask on the terminal which one it is (None: either)."""
+    found = grounder.ground(problem)
+    if not found.close_call or not sys.stdin.isatty():
+        return None
+    first, second = found.families[0].family, found.families[1].family
+    typer.echo("Two kinds of problem fit about as well:", err=True)
+    typer.echo(f"  1) {first.name}\n  2) {second.name}\n  3) not sure", err=True)
+    answer = typer.prompt("Which is closer? [1/2/3]", default="3", err=True).strip()
+    return {"1": first.id, "2": second.id}.get(answer)
 
 
 def emit(tree: Any, fmt: SolveFormat, output: Path | None = None) -> None:

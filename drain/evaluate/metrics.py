@@ -11,12 +11,17 @@ reference pair in that order, except in the TRIZBENCH-style parameter score, whi
 
 from __future__ import annotations
 
+import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 __all__ = [
     "consistency",
     "f1",
+    "fix_coverage",
+    "fix_hit_at_k",
+    "fix_matches",
     "hit_at_1_side",
     "pair_counts",
     "pair_hit_at_k",
@@ -118,3 +123,38 @@ def consistency(top_pairs: Sequence[Pair | None]) -> float:
         return 0.0
     modal = Counter(top_pairs).most_common(1)[0][1]
     return round(modal / len(top_pairs), 3)
+
+
+def fix_matches(idea: Mapping[str, Any], fix: Mapping[str, Any]) -> bool:
+    """Whether an idea (``{"card", "text"}``) is a reference fix (``{"card", "patterns"}``): the same card,
+    or its text matches one of the fix's patterns (case-insensitive regular expressions).
+
+    >>> fix = {"card": "extend-downspouts", "patterns": [r"extend.{0,20}downspout"]}
+    >>> fix_matches({"card": "extend-downspouts", "text": ""}, fix)
+    True
+    >>> fix_matches({"card": None, "text": "Extend the downspouts 6 feet"}, fix)
+    True
+    >>> fix_matches({"card": "regrade-soil-away", "text": "Slope the soil away"}, fix)
+    False
+    """
+    if fix.get("card") and idea.get("card") == fix["card"]:
+        return True
+    text = idea.get("text") or ""
+    return any(re.search(pattern, text, re.IGNORECASE) for pattern in fix.get("patterns", ()))
+
+
+def fix_hit_at_k(ideas: Sequence[Mapping[str, Any]], fixes: Sequence[Mapping[str, Any]], k: int = 5) -> float:
+    """1.0 when one of the first ``k`` ideas is a reference fix."""
+    return 1.0 if any(fix_matches(idea, fix) for idea in ideas[:k] for fix in fixes) else 0.0
+
+
+def fix_coverage(ideas: Sequence[Mapping[str, Any]], fixes: Sequence[Mapping[str, Any]]) -> float:
+    """The share of reference fixes that some idea of the tree is (0 when there are none).
+
+    >>> fixes = [{"card": "a", "patterns": []}, {"card": "b", "patterns": []}]
+    >>> fix_coverage([{"card": "b", "text": ""}], fixes)
+    0.5
+    """
+    if not fixes:
+        return 0.0
+    return sum(1 for fix in fixes if any(fix_matches(idea, fix) for idea in ideas)) / len(fixes)

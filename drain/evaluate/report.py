@@ -25,6 +25,10 @@ def metrics_json(results: dict[str, dict[str, Any]], meta: dict[str, Any]) -> di
     return {**main, "baselines": {k: v for k, v in results.items() if k != "drain"}, "meta": meta}
 
 
+SHOWN = (*METRIC_NAMES, "paraphrase_recall", "paraphrase_stop_recall", "paraphrase_false_alarms",
+         "tokens_per_case", "seconds_per_case", "reasks_per_case", "errors")
+
+
 def rich_table(results: dict[str, dict[str, Any]], title: str) -> Any:
     from rich.table import Table
 
@@ -32,7 +36,7 @@ def rich_table(results: dict[str, dict[str, Any]], title: str) -> Any:
     table.add_column("metric")
     for system in results:
         table.add_column(system, justify="right")
-    for name in (*METRIC_NAMES, "tokens_per_case", "seconds_per_case", "reasks_per_case", "errors"):
+    for name in SHOWN:
         table.add_row(name, *(_fmt(results[s].get(name)) for s in results))
     return table
 
@@ -49,7 +53,7 @@ def write_markdown(path: Path, results: dict[str, dict[str, Any]], cases: Sequen
     lines = [f"# DRAIN evaluation: {meta.get('file')} ({meta.get('split') or 'all cases'})", ""]
     lines += [f"- {key}: {value}" for key, value in meta.items()]
     lines += ["", "| metric | " + " | ".join(systems) + " |", "|---|" + "---|" * len(systems)]
-    for name in (*METRIC_NAMES, "tokens_per_case", "seconds_per_case", "reasks_per_case", "errors"):
+    for name in SHOWN:
         lines.append(f"| {name} | " + " | ".join(_fmt(results[s].get(name)) for s in systems) + " |")
     lines += ["", "## Per case (run 0)", "",
               "| id | problem | reference pairs | " + " | ".join(f"{s} top pairs" for s in systems) + " |",

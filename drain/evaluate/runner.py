@@ -17,15 +17,16 @@ from drain.evaluate import metrics
 from drain.evaluate.cases import EvalCase
 from drain.planner import Planner, PlannerSettings
 from drain.planner.session import ModelSession
-from drain.planner.steps import BaselineStep
 from drain.prompts import PromptLibrary
+from drain.steps import baseline
 from triz.knowledge import TrizKnowledge
 
 __all__ = ["METRIC_NAMES", "Prediction", "aggregate", "lexicon_pairs", "run_system"]
 
 METRIC_NAMES = (
     "pair_hit@1", "pair_hit@3", "pair_precision", "pair_recall", "improving_hit@1", "worsening_hit@1",
-    "param_score", "principle_hit@3", "principle_f1", "consistency", "hazard_recall", "hazard_precision",
+    "param_score", "principle_hit@3", "principle_f1", "fix_hit@5", "fix_coverage", "consistency",
+    "hazard_recall", "hazard_precision",
 )
 PRINCIPLES_FOR_F1 = 4
 
@@ -40,6 +41,7 @@ class Prediction:
     pairs: list[tuple[int, int]] = field(default_factory=list)
     principles: list[int] = field(default_factory=list)
     hazards: list[str] | None = None  # None: this system does not look for hazards
+    ideas: list[dict[str, Any]] | None = None  # in the tree's order: {"card", "text"}; None: no ideas
     tokens: int = 0
     seconds: float = 0.0
     reasks: int = 0
@@ -47,7 +49,8 @@ class Prediction:
 
     def as_line(self) -> dict[str, Any]:
         return {"id": self.id, "run": self.run, "system": self.system, "pairs": [list(p) for p in self.pairs],
-                "principles": self.principles, **({"error": self.error} if self.error else {})}
+                "principles": self.principles, **({"ideas": self.ideas} if self.ideas is not None else {}),
+                **({"error": self.error} if self.error else {})}
 
 
 def lexicon_pairs(knowledge: TrizKnowledge, text: str, top: int = 3) -> list[tuple[int, int]]:
@@ -64,11 +67,18 @@ def _principles(knowledge: TrizKnowledge, pairs: Sequence[tuple[int, int]]) -> l
 async def run_system(
     system: str, cases: Sequence[EvalCase], *, backend: Backend | None, knowledge: TrizKnowledge,
     settings: PlannerSettings, repeats: int = 1, concurrency: int = 2,
-    on_done: Callable[[Prediction], None] | None = None,
+    on_done: Callable[[Prediction], None] | None = None, grounder: Any = None,
 ) -> list[Prediction]:
-    """Predictions of ``system`` for every case and run (runs use seeds ``settings.seed + run``)."""
+    """Predictions of ``system`` for every case and run (runs use seeds ``settings.seed + run``).
+
+    ``grounder``: the house library and its vectors, shared by every case (made once when None).
+    """
     gate = asyncio.Semaphore(max(1, concurrency))
     prompts = PromptLibrary()
+    if system == "drain" and settings.grounded and grounder is None:
+        from drain.grounding.grounder import Grounder
+
+        grounder = Grounder(knowledge)
 
     async def one(case: EvalCase, run: int) -> Prediction:
         async with gate:
@@ -81,7 +91,7 @@ async def run_system(
                     assert backend is not None
                     session = ModelSession(backend, SamplingOptions(temperature=settings.temperature,
                                                                     seed=settings.seed + run), max_calls=2)
-                    answer = await session.ask(BaselineStep(prompts, knowledge).build(problem=case.problem))
+                    answer = await session.ask(baseline.build(prompts, case.problem))
                     reply = answer.reply
                     prediction.pairs = [(reply.improving, reply.worsening)] if reply is not None else []
                     prediction.tokens = session.stats.prompt_tokens + session.stats.completion_tokens
@@ -89,10 +99,13 @@ async def run_system(
                 else:
                     assert backend is not None
                     run_settings = PlannerSettings(**{**asdict(settings), "seed": settings.seed + run})
-                    planner = Planner(backend, run_settings, knowledge=knowledge, prompts=prompts, source="eval")
+                    planner = Planner(backend, run_settings, knowledge=knowledge, prompts=prompts, grounder=grounder,
+                                      source="eval")
                     tree = await planner.solve_async(case.problem)
                     prediction.pairs = tree.ranked_pairs()
                     prediction.hazards = [h.category for h in tree.hazards]
+                    if settings.ideas:
+                        prediction.ideas = [{"card": i.card, "text": i.idea} for _, i in tree.numbered_ideas()]
                     prediction.tokens = tree.stats.prompt_tokens + tree.stats.completion_tokens
                     prediction.reasks = tree.stats.reasks
             except Exception as err:  # one failed case is recorded, the evaluation goes on
@@ -125,12 +138,21 @@ def case_scores(case: EvalCase, prediction: Prediction) -> dict[str, float]:
     }
 
 
+def _fixes(case: EvalCase) -> list[dict[str, Any]]:
+    """The case's reference fixes (``{"card", "patterns", "note"}``), if it was labelled with them."""
+    return list(getattr(case, "fixes", None) or [])
+
+
 def aggregate(cases: Sequence[EvalCase], predictions: Sequence[Prediction]) -> dict[str, Any]:
     """Every metric in :data:`METRIC_NAMES` plus cost figures, over all cases and runs."""
     by_id = {case.id: case for case in cases}
     labelled = [p for p in predictions if by_id[p.id].pairs]
     rows = [case_scores(by_id[p.id], p) for p in labelled]
     result: dict[str, Any] = {name: _mean([r[name] for r in rows]) for name in rows[0]} if rows else {}
+    judged = [p for p in predictions if p.ideas is not None and _fixes(by_id[p.id])]
+    for name, measure in (("fix_hit@5", lambda ideas, fixes: metrics.fix_hit_at_k(ideas, fixes, 5)),
+                          ("fix_coverage", metrics.fix_coverage)):
+        result[name] = _mean([measure(p.ideas or [], _fixes(by_id[p.id])) for p in judged]) if judged else None
     hits = found = wanted = 0
     for p in labelled:
         h, f, w = metrics.pair_counts(p.pairs, [tuple(x) for x in by_id[p.id].pairs])

@@ -6,12 +6,12 @@ model's work) and releases every slot; nothing is left waiting.
 
 >>> import asyncio
 >>> from drain.backends.fake import FakeBackend
->>> from drain.planner.replies import BaselineReply
->>> from drain.planner.steps import StepCall
+>>> from drain.steps.base import Request
+>>> from drain.steps.baseline import BaselineReply
 >>> fake = FakeBackend()
 >>> fake.enqueue('{"improving": 99, "worsening": 2}', '{"improving": 30, "worsening": 32}')
 >>> session = ModelSession(fake)
->>> call = StepCall("baseline", [{"role": "user", "content": "?"}], {}, BaselineReply, 20, lambda r: None)
+>>> call = Request("baseline", [{"role": "user", "content": "?"}], BaselineReply, 20)
 >>> answer = asyncio.run(session.ask(call))
 >>> answer.reply.improving, answer.attempts, session.stats.reasks
 (30, 2, 1)
@@ -30,8 +30,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from drain.backends.base import Backend, Completion, SamplingOptions
-from drain.planner.steps import StepCall
 from drain.schema import Stats
+from drain.steps.base import Request
 from drain.textutil import content_words
 
 __all__ = ["Answer", "CallBudgetExhausted", "Exchange", "ModelSession"]
@@ -111,12 +111,12 @@ class ModelSession:
     def model_seconds(self) -> float:
         return self._busy.total
 
-    def _key(self, call: StepCall) -> str:
+    def _key(self, call: Request) -> str:
         blob = json.dumps([call.step, call.messages, call.schema, call.max_tokens, self.options.__dict__],
                           sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()
 
-    async def ask(self, call: StepCall) -> Answer:
+    async def ask(self, call: Request) -> Answer:
         """The validated reply to ``call``; the same question in one solve is asked once."""
         key = self._key(call)
         if key in self._memo:
@@ -139,7 +139,7 @@ class ModelSession:
         future.set_result(answer)
         return answer
 
-    async def _ask_fresh(self, call: StepCall) -> Answer:
+    async def _ask_fresh(self, call: Request) -> Answer:
         messages = list(call.messages)
         error: str | None = None
         for attempt in (1, 2):
@@ -155,7 +155,7 @@ class ModelSession:
                             {"role": "user", "content": REASK.format(error=error)}]
         return Answer(None, error, 2)
 
-    async def _complete(self, call: StepCall, messages: list[dict[str, str]]) -> tuple[Completion, float]:
+    async def _complete(self, call: Request, messages: list[dict[str, str]]) -> tuple[Completion, float]:
         if self.max_calls is not None and self.stats.llm_calls >= self.max_calls:
             raise CallBudgetExhausted(f"stopped at the call limit ({self.max_calls})")
         self.stats.llm_calls += 1
@@ -175,7 +175,7 @@ class ModelSession:
         self.stats.cached_tokens += completion.cached_tokens
         return completion, started
 
-    def _log(self, call: StepCall, messages: list[dict[str, str]], completion: Completion, started: float,
+    def _log(self, call: Request, messages: list[dict[str, str]], completion: Completion, started: float,
              error: str | None, attempt: int) -> None:
         exchange = Exchange(
             step=call.step, messages=messages, schema=call.schema, reply=completion.text, valid=error is None,
@@ -188,7 +188,7 @@ class ModelSession:
             self.on_exchange(exchange)
 
 
-def _validate(call: StepCall, text: str) -> tuple[BaseModel | None, str | None]:
+def _validate(call: Request, text: str) -> tuple[BaseModel | None, str | None]:
     try:
         reply = call.reply_model.model_validate_json(text)
     except ValidationError as err:
@@ -197,7 +197,6 @@ def _validate(call: StepCall, text: str) -> tuple[BaseModel | None, str | None]:
         return None, f"{where}: {first['msg']}"
     try:
         _check_not_echo(reply.model_dump(), call.messages[0]["content"])
-        call.check(reply)
     except ValueError as err:
         return None, str(err)
     return reply, None

@@ -1,10 +1,13 @@
-"""The solution tree for a terminal: hazards first, then the ideal result, contradictions and ideas."""
+"""The solution tree for a terminal: hazards first, then the quick checks, the ideal result, contradictions
+and ideas (each fix card with its cost, DIY level and steps), the likely causes as parts, and follow-ups."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from drain.schema import Contradiction, Idea, Node, SolutionTree
+
+_YES_NO = {True: "yes", False: "no"}
 
 __all__ = ["to_rich_tree"]
 
@@ -23,13 +26,32 @@ def _hazards(tree_node: Any, node: Node) -> None:
             branch.add(f"[red]>[/] {_e(action)}")
         if hazard.professional:
             branch.add(f"[red]Call:[/] {_e(hazard.professional)}")
+        if hazard.source == "similar" and hazard.similar_to:
+            branch.add(f"[dim]raised because this sounds like: \"{_e(hazard.similar_to)}\"[/]")
 
 
 def _idea_label(number: int, idea: Idea) -> str:
     flags = f" [red](hazard: {', '.join(idea.hazards)})[/]" if idea.hazards else ""
-    source = " [dim](home example)[/]" if idea.source == "example" else ""
+    source = {"example": " [dim](home example)[/]", "model": " [dim](the model's idea)[/]"}.get(idea.source, "")
+    cost = f"${idea.cost_usd[0]:,}-${idea.cost_usd[1]:,}" if idea.cost_usd else idea.cost
+    facts = [cost, idea.diy, *([idea.time] if idea.time else [])]
+    if idea.permit and idea.permit != "none":
+        facts.append(f"permit {idea.permit}")
+    if idea.renter_ok:
+        facts.append("renter-friendly")
     return (f"[bold]{number}.[/] [cyan]{idea.principle.id} {_e(idea.principle.name)}[/]: {_e(idea.idea)} "
-            f"[dim]{idea.cost} · {idea.diy}[/]{flags}{source}")
+            f"[dim]{_e(' · '.join(facts))}[/]{flags}{source}")
+
+
+def _idea_body(branch: Any, idea: Idea) -> None:
+    if idea.how:
+        branch.add(f"[dim]how it is {idea.principle.name.lower()}: {_e(idea.how)}[/]")
+    for step_number, step in enumerate(idea.steps, start=1):
+        branch.add(f"{step_number}) {_e(step)}")
+    if idea.call_pro:
+        branch.add(f"[dim]call a pro: {_e(idea.call_pro)}[/]")
+    if idea.card:
+        branch.add(f"[dim]card {idea.card} · drain kb show {idea.card}[/]")
 
 
 def _contradiction(parent: Any, c: Contradiction, numbers: dict[int, int]) -> None:
@@ -45,17 +67,26 @@ def _contradiction(parent: Any, c: Contradiction, numbers: dict[int, int]) -> No
     branch.add(f"[dim]matrix {c.improving.id}x{c.worsening.id}: {_e(cell)}[/]")
     for idea in c.ideas:
         idea_branch = branch.add(_idea_label(numbers[id(idea)], idea))
+        _idea_body(idea_branch, idea)
         if idea.followup is not None:
             follow = idea_branch.add(f"[magenta]Then:[/] {_e(idea.followup.problem)}")
             _node_body(follow, idea.followup, numbers)
+    for q in c.questions:
+        branch.add(f"[dim]think about {q.principle.id} {_e(q.principle.name)}: {_e(q.question)}[/]")
 
 
 def _node_body(branch: Any, node: Node, numbers: dict[int, int]) -> None:
     _hazards(branch, node)
+    if node.check:
+        branch.add(f"[bold]Check:[/] {_e(node.check)}")
     for physical in node.physical_contradictions:
-        sep = "; ".join(f"{s.name}: {', '.join(str(p.id) for p in s.principles)}" for s in physical.separations)
-        branch.add(f"[bold]Both high and low:[/] {physical.parameter.id} {_e(physical.parameter.name)} "
-                   f"[dim]({_e(physical.high_because)} / {_e(physical.low_because)}; separate in {sep})[/]")
+        what = physical.property or f"{physical.parameter.id} {physical.parameter.name}"
+        both = branch.add(f"[bold]Both high and low:[/] {_e(what)} [dim](high: {_e(physical.high_because)}; "
+                          f"low: {_e(physical.low_because)})[/]")
+        for separation in physical.separations:
+            principles = ", ".join(f"{p.id} {p.name}" for p in separation.principles)
+            how = f": {_e(separation.how)}" if separation.how else ""
+            both.add(f"separate in {separation.name}{how} [dim]({_e(principles)})[/]")
     for contradiction in node.contradictions:
         _contradiction(branch, contradiction, numbers)
     for child in node.subproblems:
@@ -80,6 +111,15 @@ def to_rich_tree(tree: SolutionTree) -> Any:
         root.add("[bold]Constraints:[/] " + ", ".join(f"{k} {v}" for k, v in named.items()))
     for warning in tree.input_warnings:
         root.add(f"[yellow]warning:[/] {_e(warning)}")
+    if tree.families:
+        root.add(f"[bold]Looks like:[/] {_e(tree.families[0].name)} [dim](house library, match "
+                 f"{tree.families[0].score:.2f})[/]")
+    if tree.clarify is not None:
+        root.add(f"[yellow]Not sure:[/] {_e(tree.clarify.question)} [dim](drain solve --ask asks first)[/]")
+    if tree.diagnosis:
+        checks = root.add("[bold]Check first[/] (what tells the likely causes apart):")
+        for check in tree.diagnosis:
+            checks.add(f"{_e(check.cause)} [dim]Check: {_e(check.check)}[/]")
     _node_body(root, tree.model_copy(update={"hazards": []}), numbers)
     stats = tree.stats
     footer = Text(

@@ -1,9 +1,18 @@
-"""Chat-format training data for every planner step, rendered with the planner's own prompt templates.
+"""Chat-format training data for the planner's model steps, rendered by the step modules themselves.
 
-Sources: the gold annotations (``training/*.jsonl``: the benchmark's train split and extra problems),
-systematic variations of the homeowners' phrasing, the TRIZ knowledge (lexicon -> contradiction
-examples) and, optionally, ``drain export`` files of accepted replies from the store. The benchmark's dev
-and test problems never enter: the build fails if one does (exactly or nearly).
+The model is trained on exactly what it sees at inference: every example is a step's own request (its
+template, its candidates from the house library, its reply schema) and the gold reply.
+
+Sources:
+- ``library``: the house library's labelled cases. Contradict: the case's pairs among the pairs the
+  library offers for its text; resolve: the case's cards among the cards offered for its first pair (the
+  case is left out of the nearest-case votes, so it does not vote for itself).
+- ``benchmark-train`` / ``extra``: the gold annotations in ``training/`` (frame, decompose, contradict,
+  deepen), and ``variant``: neutral re-phrasings of them (frame, contradict).
+- ``store``: accepted and up-voted replies from the run store (``drain export``), with ``--export``.
+
+A gold answer the library did not offer is added to the offer (the last candidate makes way) and counted
+in the data card. The benchmark's dev and test problems never enter: the build fails if one does.
 """
 
 from __future__ import annotations
@@ -19,16 +28,22 @@ from pathlib import Path
 from typing import Any
 
 from drain.errors import InputError
-from drain.planner.choices import offer_choices, offer_deepen_choices
-from drain.planner.steps import Choice, ContradictStep, DecomposeStep, DeepenStep, FrameStep, ResolveStep, StepCall
+from drain.grounding.cards import CardCandidate
+from drain.grounding.pairs import PairCandidate
 from drain.prompts import PromptLibrary
-from drain.textutil import content_words
+from drain.schema import Constraints
+from drain.steps import contradict, decompose, deepen, frame, resolve
+from drain.steps.base import Request
+from drain.steps.tree import contradiction
 from drain.training.gold import GoldRecord, read_gold
+from triz.house.checks import find_leaks
 from triz.knowledge import TrizKnowledge
 
 __all__ = ["BuildResult", "build_dataset", "leak_check", "reply_json"]
 
 NEAR_DUPLICATE = 0.8  # content-word Jaccard at or above which two problems count as the same
+MOST_PAIRS = 2
+MOST_CARDS = 3
 
 
 def reply_json(data: dict[str, Any]) -> str:
@@ -36,64 +51,109 @@ def reply_json(data: dict[str, Any]) -> str:
     return json.dumps(data, separators=(", ", ": "), ensure_ascii=False)
 
 
-def _example(call: StepCall, reply: dict[str, Any], source: str, record_id: str) -> dict[str, Any]:
-    call.reply_model.model_validate(reply)  # a gold reply must pass the step's own schema
-    messages = [*call.messages, {"role": "assistant", "content": reply_json(reply)}]
-    return {"messages": messages, "step": call.step, "source": source, "id": record_id}
+def _example(request: Request, reply: dict[str, Any], source: str, record_id: str) -> dict[str, Any]:
+    request.reply_model.model_validate(reply)  # a gold reply must pass the step's own reply model
+    messages = [*request.messages, {"role": "assistant", "content": reply_json(reply)}]
+    return {"messages": messages, "step": request.step, "source": source, "id": record_id}
 
 
-def _ensure(choices: list[Choice], wanted: int, knowledge: TrizKnowledge) -> tuple[list[Choice], bool]:
-    """Make sure the gold answer is on offer (replacing the last choice); report whether it had to be."""
-    if any(c.id == wanted for c in choices):
-        return choices, False
-    return [*choices[:-1], Choice(wanted, knowledge.parameter_names[wanted].name)], True
+def leak_check(training: Sequence[str], held_out: Sequence[str]) -> list[tuple[str, str]]:
+    """Pairs (training problem, held-out problem) that are the same or nearly the same."""
+    found = find_leaks(dict(enumerate(training)), held_out, NEAR_DUPLICATE)  # type: ignore[arg-type]
+    return [(training[index], original) for index, original, _ in found]  # type: ignore[index]
+
+
+def _with_gold(offered: list[Any], is_gold: Any, added: list[Any]) -> list[Any]:
+    """``offered`` with the gold answers it lacked (``added``) at the end; the lowest-ranked others make way."""
+    drop: set[int] = set()
+    for candidate in reversed(offered):
+        if len(drop) >= len(added):
+            break
+        if not is_gold(candidate):
+            drop.add(id(candidate))
+    return [c for c in offered if id(c) not in drop] + added
 
 
 @dataclass
-class _Steps:
-    prompts: PromptLibrary
+class _Builder:
     knowledge: TrizKnowledge
+    grounder: Any
+    prompts: PromptLibrary = field(default_factory=PromptLibrary)
     inserted: Counter[str] = field(default_factory=Counter)
 
-    def __post_init__(self) -> None:
-        self.frame = FrameStep(self.prompts, self.knowledge)
-        self.decompose = DecomposeStep(self.prompts, self.knowledge)
-        self.contradict = ContradictStep(self.prompts, self.knowledge)
-        self.resolve = ResolveStep(self.prompts, self.knowledge)
-        self.deepen = DeepenStep(self.prompts, self.knowledge)
+    def _grounding(self, problem: str, exclude: str | None, query: Any = None) -> Any:
+        grounder = self.grounder
+        grounder.exclude_cases = frozenset([exclude] if exclude else [])  # a case must not vote for itself
+        return grounder.ground(problem, query=query)
 
-    def examples(self, record: GoldRecord, problem: str, source: str) -> Iterator[dict[str, Any]]:
-        k = self.knowledge
-        yield _example(self.frame.build(problem=problem), record.frame.model_dump(), source, record.id)
-        yield _example(self.decompose.build(problem=problem), {"parts": record.parts}, source, record.id)
-        improving, worsening, _ = offer_choices(k, problem)
-        for choice in record.contradictions:
-            improving, added_up = _ensure(improving, choice.improving, k)
-            worsening, added_down = _ensure(worsening, choice.worsening, k)
-            self.inserted["improving"] += added_up
-            self.inserted["worsening"] += added_down
-        reply: dict[str, Any] = {"contradictions": [c.model_dump() for c in record.contradictions]}
-        if record.physical is not None:
-            reply["physical"] = record.physical.model_dump()
-        call = self.contradict.build(problem=problem, improving=improving, worsening=worsening,
-                                     most=max(2, len(record.contradictions)))
-        yield _example(call, reply, source, record.id)
-        for choice in record.contradictions:
-            key = f"{choice.improving}x{choice.worsening}"
-            principles = [idea.principle for idea in record.ideas[key]]
-            call = self.resolve.build(problem=problem, improving=choice.improving, worsening=choice.worsening,
-                                      principles=principles)
-            yield _example(call, {"ideas": [i.model_dump() for i in record.ideas[key]]}, source, record.id)
+    def _offer_pairs(self, grounding: Any, gold: list[tuple[int, int]]) -> list[PairCandidate]:
+        offered = self.grounder.pairs(grounding, k=6)
+        missing = [pair for pair in gold if pair not in {(c.improving, c.worsening) for c in offered}]
+        self.inserted["pairs"] += len(missing)
+        added = [PairCandidate(i, w, 0.0, "the homeowner's contradiction", ("gold",)) for i, w in missing]
+        return _with_gold(offered, lambda c: (c.improving, c.worsening) in gold, added)
+
+    def contradict_example(self, problem: str, gold: list[tuple[int, int]], source: str, ident: str,
+                           grounding: Any = None) -> dict[str, Any] | None:
+        gold = [pair for pair in gold if self.knowledge.matrix.principles_of(*pair)][:MOST_PAIRS]
+        if not gold:
+            return None
+        offered = self._offer_pairs(grounding or self._grounding(problem, None), gold)
+        request = contradict.build(self.prompts, self.knowledge, problem, offered, most=MOST_PAIRS)
+        return _example(request, {"pairs": [f"{i}x{w}" for i, w in gold]}, source, ident)
+
+    def resolve_example(self, problem: str, pair: tuple[int, int], cards: Sequence[str], ident: str,
+                        grounding: Any) -> dict[str, Any] | None:
+        library, grounder = self.grounder.library, self.grounder
+        cell = self.knowledge.matrix.principles_of(*pair)
+        wanted = [library.cards[c] for c in cards if set(library.cards[c].principle_ids) & set(cell)][:MOST_CARDS]
+        if not wanted:
+            return None
+        offered = grounder.cards(grounding, pair[0], pair[1], Constraints(), k=6)
+        wanted_ids = {card.id for card in wanted}
+        missing = [card for card in wanted if card.id not in {o.card.id for o in offered}]
+        self.inserted["cards"] += len(missing)
+        added = []
+        for card in missing:
+            principle = next(p for p in card.principle_ids if p in cell)
+            added.append(CardCandidate(card, card.families[0], principle, cell.index(principle) + 1, 0.0))
+        offered = _with_gold(offered, lambda o: o.card.id in wanted_ids, added)
+        c = contradiction(self.knowledge, pair[0], pair[1], 0.9, "", "library")
+        request = resolve.build(self.prompts, self.knowledge, problem, c, offered, MOST_CARDS)
+        return _example(request, {"cards": [card.id for card in wanted]}, "library", ident)
+
+    def gold_examples(self, record: GoldRecord, problem: str, source: str) -> Iterator[dict[str, Any]]:
+        yield _example(frame.build(self.prompts, problem), record.frame.model_dump(), source, record.id)
+        if source == "variant":
+            example = self.contradict_example(problem, [(c.improving, c.worsening) for c in record.contradictions],
+                                              source, record.id)
+            if example is not None:
+                yield example
+            return
+        yield _example(decompose.build(self.prompts, problem), {"parts": record.parts}, source, record.id)
+        example = self.contradict_example(problem, [(c.improving, c.worsening) for c in record.contradictions],
+                                          source, record.id)
+        if example is not None:
+            yield example
         first = record.contradictions[0]
         fix = record.ideas[f"{first.improving}x{first.worsening}"][0].idea
-        up, down = offer_deepen_choices(k, fix)
-        if record.deepen.new_problem:
-            up, added = _ensure(up, record.deepen.improving, k)
-            self.inserted["deepen"] += added
-            down, added = _ensure(down, record.deepen.worsening, k)
-            self.inserted["deepen"] += added
-        yield _example(self.deepen.build(problem=problem, fix=fix, improving=up, worsening=down),
-                       record.deepen.model_dump(), source, record.id)
+        request = deepen.build(self.prompts, self.knowledge, problem, fix)
+        reply = record.deepen.model_dump()
+        enum = request.schema["properties"]
+        if reply["new_problem"] and (reply["improving"] not in enum["improving"]["enum"]
+                                     or reply["worsening"] not in enum["worsening"]["enum"]):
+            self.inserted["deepen"] += 1
+            return
+        yield _example(request, reply, source, record.id)
+
+    def case_examples(self, case: Any, query: Any = None) -> Iterator[dict[str, Any]]:
+        grounding = self._grounding(case.text, case.id, query)
+        example = self.contradict_example(case.text, [tuple(p) for p in case.pairs], "library", case.id, grounding)
+        if example is not None:
+            yield example
+        example = self.resolve_example(case.text, tuple(case.pairs[0]), case.cards, case.id, grounding)
+        if example is not None:
+            yield example
 
 
 _SUFFIXES = (", what can I do?", " - any ideas?", ". Help!", ", need advice", " (what would you do?)")
@@ -111,40 +171,6 @@ def variations(problem: str, rng: random.Random) -> list[str]:
     return sorted(options)
 
 
-def lexicon_examples(steps: _Steps, rng: random.Random, count: int) -> Iterator[dict[str, Any]]:
-    """Contradiction examples made from the lexicon and the constraint table: "<complaint>, <constraint>"."""
-    k = steps.knowledge
-    constraints = [c for c in k.constraints if c.parameters]
-    parameters = [p for p in k.parameters.values() if p.lexicon]
-    for index in range(count):
-        parameter = rng.choice(parameters)
-        constraint = rng.choice(constraints)
-        worsening = constraint.parameters[0]
-        if worsening == parameter.id or not k.matrix.principles_of(parameter.id, worsening):
-            continue
-        problem = f"{rng.choice(parameter.lexicon)}, {rng.choice(constraint.phrases)}"
-        improving_choices, worsening_choices, _ = offer_choices(k, problem)
-        improving_choices, _ = _ensure(improving_choices, parameter.id, k)
-        worsening_choices, _ = _ensure(worsening_choices, worsening, k)
-        reason = f"fixing the {rng.choice(parameter.lexicon)} tends to cost in {constraint.name}"[:100]
-        reply = {"contradictions": [{"improving": parameter.id, "worsening": worsening, "reason": reason}]}
-        call = steps.contradict.build(problem=problem, improving=improving_choices, worsening=worsening_choices)
-        yield _example(call, reply, "lexicon", f"lexicon-{index:04d}")
-
-
-def leak_check(training: Sequence[str], held_out: Sequence[str]) -> list[tuple[str, str]]:
-    """Pairs (training problem, held-out problem) that are the same or nearly the same."""
-    held = [(text, content_words(text)) for text in held_out]
-    found = []
-    for text in training:
-        words = content_words(text)
-        for other, other_words in held:
-            union = words | other_words
-            if union and len(words & other_words) / len(union) >= NEAR_DUPLICATE:
-                found.append((text, other))
-    return found
-
-
 @dataclass
 class BuildResult:
     train: int
@@ -152,46 +178,55 @@ class BuildResult:
     card: dict[str, Any]
 
 
+def _held_out(benchmark: Path | None) -> list[str]:
+    if benchmark is None:
+        return []
+    from drain.evaluate.cases import protected_problems
+
+    return protected_problems(benchmark)
+
+
 def build_dataset(out: Path, *, gold_files: Sequence[Path], knowledge: TrizKnowledge, benchmark: Path | None,
-                  exports: Sequence[Path] = (), variants: int = 2, lexicon: int = 300, valid_share: float = 0.08,
-                  seed: int = 0) -> BuildResult:
-    """Write ``train.jsonl``, ``valid.jsonl`` and a data card under ``out``."""
+                  exports: Sequence[Path] = (), variants: int = 2, library_cases: bool = True,
+                  max_cases: int | None = None, valid_share: float = 0.08, seed: int = 0,
+                  grounder: Any = None) -> BuildResult:
+    """Write ``train.jsonl``, ``valid.jsonl`` and a data card under ``out``.
+
+    ``max_cases``: use only that many of the library's cases (an even sample by id), for a quick build.
+    """
+    from drain.grounding.grounder import Grounder
+
     rng = random.Random(seed)
-    steps = _Steps(PromptLibrary(), knowledge)
-    records: list[GoldRecord] = []
-    for path in gold_files:
-        records.extend(read_gold(path))
-    if not records:
-        raise InputError("no gold records found: give --gold files or keep training/*.jsonl")
-    held_out: list[str] = []
-    if benchmark is not None:
-        for line in benchmark.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                case = json.loads(line)
-                if case.get("split") in ("dev", "test"):
-                    held_out.append(case["problem"])
-    leaks = leak_check([r.problem for r in records], held_out)
+    builder = _Builder(knowledge, grounder or Grounder(knowledge))
+    records: list[GoldRecord] = [record for path in gold_files for record in read_gold(path)]
+    cases = list(builder.grounder.library.cases) if library_cases else []
+    if max_cases is not None and len(cases) > max_cases:
+        cases = sorted(cases, key=lambda c: c.id)[:: max(1, len(cases) // max_cases)][:max_cases]
+    if not records and not cases:
+        raise InputError("no gold records or library cases found: give --gold files or keep house/cases")
+    held_out = _held_out(benchmark)
+    leaks = leak_check([r.problem for r in records] + [c.text for c in cases], held_out)
     if leaks:
         raise InputError(f"{len(leaks)} training problems match dev/test problems, e.g. {leaks[0][0]!r}")
-    ids = sorted({r.id for r in records})
+    ids = sorted({r.id for r in records} | {c.id for c in cases})
     rng.shuffle(ids)
     valid_ids = set(ids[: max(1, int(len(ids) * valid_share))])
     train: list[dict[str, Any]] = []
     valid: list[dict[str, Any]] = []
     for record in records:
         target = valid if record.id in valid_ids else train
-        target.extend(steps.examples(record, record.problem, record.source))
+        target.extend(builder.gold_examples(record, record.problem, record.source))
         if record.id not in valid_ids:
             for variant in variations(record.problem, rng)[:variants]:
-                for example in steps.examples(record, variant, "variant"):
-                    if example["step"] in ("frame", "contradict", "resolve"):
-                        train.append(example)
-    train.extend(lexicon_examples(steps, rng, lexicon))
+                train.extend(builder.gold_examples(record, variant, "variant"))
+    vectors = builder.grounder.index.embedder.embed([case.text for case in cases]) if cases else []
+    for case, vector in zip(cases, vectors, strict=True):
+        (valid if case.id in valid_ids else train).extend(builder.case_examples(case, vector))
+    builder.grounder.exclude_cases = frozenset()
     for path in exports:
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
-                example = json.loads(line)
-                train.append({**example, "source": "store"})
+                train.append({**json.loads(line), "source": "store"})
     train = _dedupe(train)
     rng.shuffle(train)
     out.mkdir(parents=True, exist_ok=True)
@@ -203,13 +238,14 @@ def build_dataset(out: Path, *, gold_files: Sequence[Path], knowledge: TrizKnowl
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "train_examples": len(train), "valid_examples": len(valid),
         "by_step": dict(Counter(r["step"] for r in train)), "by_source": dict(Counter(r["source"] for r in train)),
-        "gold_records": len(records), "valid_record_ids": sorted(valid_ids),
-        "gold_files": [str(p) for p in gold_files], "exports": [str(p) for p in exports],
-        "answers_added_to_offered_lists": dict(steps.inserted),
+        "gold_records": len(records), "library_cases": len(cases), "library_digest": builder.grounder.library.digest,
+        "valid_record_ids": sorted(valid_ids), "gold_files": [str(p) for p in gold_files],
+        "exports": [str(p) for p in exports], "answers_added_to_offered_lists": dict(builder.inserted),
         "held_out_problems_checked": len(held_out), "leaks": 0,
         "sha256": {name: hashlib.sha256((out / name).read_bytes()).hexdigest()
                    for name in ("train.jsonl", "valid.jsonl")},
-        "settings": {"variants": variants, "lexicon": lexicon, "valid_share": valid_share, "seed": seed},
+        "settings": {"variants": variants, "library_cases": library_cases, "max_cases": max_cases,
+                     "valid_share": valid_share, "seed": seed},
     }
     (out / "data_card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     (out / "data_card.md").write_text(_card_markdown(card), encoding="utf-8")
@@ -230,7 +266,8 @@ def _dedupe(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _card_markdown(card: dict[str, Any]) -> str:
     lines = ["# DRAIN training data card", "",
              f"Built {card['built_at']} from {card['gold_records']} gold records "
-             f"({', '.join(card['gold_files'])}).", "",
+             f"({', '.join(card['gold_files'])}) and {card['library_cases']} house-library cases "
+             f"(library {card['library_digest']}).", "",
              f"- train examples: {card['train_examples']}; valid examples: {card['valid_examples']}",
              f"- dev/test problems checked for leaks: {card['held_out_problems_checked']}; leaks: {card['leaks']}",
              f"- gold answers added to the offered lists: {card['answers_added_to_offered_lists']}",

@@ -16,11 +16,35 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from drain.errors import DataFileError
-from drain.planner.replies import ContradictionChoice, FrameReply, IdeaReply, PhysicalChoice
+from drain.steps.choices import DEEPEN_IMPROVING, DEEPEN_WORSENING
+from drain.steps.frame import FrameReply
 
 __all__ = ["DEEPEN_IMPROVING", "DEEPEN_WORSENING", "GoldDeepen", "GoldRecord", "read_gold"]
 
-from drain.planner.choices import DEEPEN_IMPROVING, DEEPEN_WORSENING
+
+class _Gold(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ContradictionChoice(_Gold):
+    improving: int = Field(ge=1, le=39)
+    worsening: int = Field(ge=1, le=39)
+    reason: str = Field(min_length=3, max_length=100)
+
+
+class PhysicalChoice(_Gold):
+    parameter: int = Field(ge=1, le=39)
+    high: str = Field(min_length=3, max_length=80)
+    low: str = Field(min_length=3, max_length=80)
+
+
+class IdeaReply(_Gold):
+    """A hand-written idea for one principle (the gold of a model that writes its own ideas)."""
+
+    principle: int = Field(ge=1, le=40)
+    idea: str = Field(min_length=12, max_length=110)
+    cost: Literal["$", "$$", "$$$"]
+    diy: Literal["easy", "moderate", "pro"]
 
 
 class GoldDeepen(BaseModel):

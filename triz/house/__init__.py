@@ -48,6 +48,11 @@ class HouseLibrary:
         self.digest = content_digest(folder)
 
     @cached_property
+    def case_by_id(self) -> dict[str, Case]:
+        """The labelled cases by id."""
+        return {case.id: case for case in self.cases}
+
+    @cached_property
     def _cards_by_family(self) -> dict[str, list[Card]]:
         found: dict[str, list[Card]] = {ident: [] for ident in self.families}
         for card in self.cards.values():

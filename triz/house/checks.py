@@ -166,10 +166,10 @@ def quality_report(library: HouseLibrary, *, minimums: dict[str, int] | None = N
 
     rules = library.knowledge.hazards
     for card in library.cards.values():
-        for match in rules.check(card.what, actions=True):
+        for match in rules.check_work(card.what):
             if match.severity == "stop" and (match.category not in card.hazards or card.diy != "pro"):
-                problems.append(f"card {card.id} ({_where(library, 'card', card.id)}): its text touches the stop "
-                                f"hazard {match.category} ({', '.join(match.matched)}); list it and make diy \"pro\"")
+                problems.append(f"card {card.id} ({_where(library, 'card', card.id)}): it names stop-hazard work "
+                                f"({match.category}: {', '.join(match.matched)}); list it and make diy \"pro\"")
 
     closest = closest_pairs({ident: card.what for ident, card in library.cards.items()}, top=10)
     for score, a, b in closest:

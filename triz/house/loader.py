@@ -207,6 +207,7 @@ class _Reader:
         for ident in card.families:
             if ident not in self.families:
                 self._fail(path, line, f"{name}: no family {ident!r}")
+                continue
             causes |= {c.id for c in self.families[ident].causes}
         for cause in card.causes:
             if cause not in causes:

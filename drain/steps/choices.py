@@ -1,4 +1,4 @@
-"""Which parameters the model may choose from: the lexicon's candidates, split by role.
+"""Which parameters the lexicon offers, split by role: for the ungrounded planner and the deepen step.
 
 Constraints the homeowner names (budget, renting, time ...) become the worsening side; what the
 problem is about becomes the improving side. The planner and the training-data builder both call
@@ -13,8 +13,8 @@ these functions, so the model is trained on exactly the lists it sees at inferen
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from drain.planner.steps import Choice
 from triz.knowledge import TrizKnowledge
 
 __all__ = [
@@ -22,9 +22,19 @@ __all__ = [
     "DEEPEN_WORSENING",
     "DEFAULT_IMPROVING",
     "DEFAULT_WORSENING",
+    "Choice",
     "offer_choices",
     "offer_deepen_choices",
 ]
+
+@dataclass(frozen=True)
+class Choice:
+    """A parameter offered to the model: id, name and the homeowner's words that pointed to it."""
+
+    id: int
+    name: str
+    hint: str = ""
+
 
 # Always offered after the lexicon's best few: the parameters house problems use most (measured on the
 # training annotations: with these, both parameters of a reference pair are offered about 70% of the time,

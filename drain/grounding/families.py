@@ -1,0 +1,102 @@
+"""Which problem families a homeowner's words belong to, by meaning: the grounded planner's first step.
+
+A family scores by three kinds of evidence, each a cosine similarity of unit vectors: how close the problem
+is to the ways homeowners say that family, the votes of the nearest labelled cases (weighted by closeness),
+and the closest of the family's fix cards. The weights were set on the library's dev split of cases
+(``bench/bench_retrieval.py``); no benchmark problem was used.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from drain.grounding.index import LibraryIndex
+    from triz.house import HouseLibrary
+    from triz.house.models import Cause, Family
+
+__all__ = ["WEIGHTS", "CauseMatch", "FamilyMatch", "match_causes", "match_families", "too_close_to_call"]
+
+WEIGHTS = {"says": 0.5, "cases": 0.3, "cards": 0.2}
+NEAREST_CASES = 10
+CLOSE_CALL = 0.03  # top two families nearer than this (and both plausible): ask which one it is
+
+
+@dataclass(frozen=True)
+class FamilyMatch:
+    """A family the problem may belong to, its score (0..1) and the closest way homeowners say it."""
+
+    family: Family
+    score: float
+    said: str
+    evidence: dict[str, float]
+
+
+@dataclass(frozen=True)
+class CauseMatch:
+    """A likely cause of the matched family, and how close the problem's words are to it."""
+
+    family: Family
+    cause: Cause
+    score: float
+
+
+def _case_votes(library: HouseLibrary, index: LibraryIndex, query: np.ndarray,
+                exclude: Collection[str]) -> dict[str, float]:
+    scores = index.scores("case", query).copy()
+    if exclude:
+        for row, key in enumerate(index.keys["case"]):
+            if key in exclude:
+                scores[row] = -2.0
+    votes: dict[str, float] = defaultdict(float)
+    top = np.argsort(-scores, kind="stable")[:NEAREST_CASES]
+    total = 0.0
+    for row in top:
+        weight = max(0.0, float(scores[row])) ** 2
+        votes[library.case_by_id[index.keys["case"][row]].family] += weight
+        total += weight
+    return {family: vote / total for family, vote in votes.items()} if total else {}
+
+
+def match_families(library: HouseLibrary, index: LibraryIndex, query: np.ndarray, *, k: int = 3,
+                   exclude_cases: Collection[str] = ()) -> list[FamilyMatch]:
+    """The ``k`` most likely families for a query vector, best first.
+
+    ``exclude_cases``: case ids to leave out of the votes (a case being evaluated must not vote for itself).
+    """
+    says = index.best_by_key("family", query)
+    votes = _case_votes(library, index, query, exclude_cases)
+    card_best = index.best_by_key("card", query)
+    nearest_said: dict[str, tuple[float, str]] = {}
+    for key, text, score in zip(index.keys["family"], index.texts["family"],
+                                index.scores("family", query).tolist(), strict=True):
+        if score > nearest_said.get(key, (-2.0, ""))[0]:
+            nearest_said[key] = (score, text)
+    found = []
+    for ident, family in library.families.items():
+        cards = max((card_best.get(card.id, 0.0) for card in library.cards_of(ident)), default=0.0)
+        evidence = {"says": round(says.get(ident, 0.0), 4), "cases": round(votes.get(ident, 0.0), 4),
+                    "cards": round(cards, 4)}
+        score = sum(WEIGHTS[name] * value for name, value in evidence.items())
+        found.append(FamilyMatch(family, round(score, 4), nearest_said.get(ident, (0.0, ""))[1], evidence))
+    found.sort(key=lambda m: (-m.score, m.family.id))
+    return found[:k]
+
+
+def too_close_to_call(matches: list[FamilyMatch]) -> bool:
+    """True when the two best families are nearly tied: a clarifying question is worth asking."""
+    return len(matches) >= 2 and matches[0].score - matches[1].score < CLOSE_CALL
+
+
+def match_causes(index: LibraryIndex, query: np.ndarray, family: Family) -> list[CauseMatch]:
+    """The family's causes, closest to the problem's words first."""
+    scores = dict(zip(index.keys["cause"], index.scores("cause", query).tolist(), strict=True))
+    ranked = [CauseMatch(family, cause, round(scores.get(f"{family.id}/{cause.id}", 0.0), 4))
+              for cause in family.causes]
+    ranked.sort(key=lambda m: -m.score)
+    return ranked

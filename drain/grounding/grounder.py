@@ -1,0 +1,125 @@
+"""One object that reads a problem against the house library: families, causes, hazards, pairs and cards.
+
+>>> import triz
+>>> grounder = Grounder(triz.load())
+>>> found = grounder.ground("water trickles into my basement through a crack when it rains")
+>>> found.families[0].family.id
+'basement-seepage'
+>>> [c.cause.id for c in found.causes][:1]
+['wall-crack']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from drain.grounding.cards import CardCandidate, card_votes, rank_cards
+from drain.grounding.families import CauseMatch, FamilyMatch, match_causes, match_families, too_close_to_call
+from drain.grounding.hazards import SemanticHazards, SimilarHazard
+from drain.grounding.pairs import SOURCES, PairCandidate, candidate_pairs
+
+if TYPE_CHECKING:
+    from drain.embed import Embedder
+    from drain.grounding.index import LibraryIndex
+    from drain.schema import Constraints
+    from triz.house import HouseLibrary
+    from triz.knowledge import TrizKnowledge
+
+__all__ = ["CONFIDENT", "Grounder", "Grounding"]
+
+CONFIDENT = 0.45  # a family scoring less than this is not taken as what the problem is about
+
+
+@dataclass
+class Grounding:
+    """What the library says about one text: its vector, best families and causes, similar hazards."""
+
+    text: str
+    query: np.ndarray
+    families: list[FamilyMatch]
+    causes: list[CauseMatch]
+    hazards: list[SimilarHazard]
+    votes: dict[str, float] = field(default_factory=dict)  # card id -> how strongly the nearest cases name it
+    close_call: bool = False
+
+    @property
+    def family(self) -> FamilyMatch | None:
+        """The family taken as what the problem is about, if one is confident enough."""
+        return self.families[0] if self.families and self.families[0].score >= CONFIDENT else None
+
+
+class Grounder:
+    """The house library, its vectors and the semantic hazard check, loaded on first use."""
+
+    def __init__(self, knowledge: TrizKnowledge, *, library: HouseLibrary | None = None,
+                 index: LibraryIndex | None = None, embedder: Embedder | None = None,
+                 pair_sources: Collection[str] = SOURCES, exclude_cases: Collection[str] = ()) -> None:
+        self.knowledge = knowledge
+        self._library = library
+        self._index = index
+        self._embedder = embedder
+        self.pair_sources = tuple(pair_sources)
+        self.exclude_cases = frozenset(exclude_cases)  # for evaluating on the library's own cases
+
+    @cached_property
+    def library(self) -> HouseLibrary:
+        if self._library is None:
+            from triz.house import load_house
+
+            self._library = load_house(knowledge=self.knowledge)
+        return self._library
+
+    @cached_property
+    def index(self) -> LibraryIndex:
+        if self._index is None:
+            from drain.grounding.index import library_index
+
+            self._index = library_index(self.library, self._embedder)
+        return self._index
+
+    @cached_property
+    def semantic_hazards(self) -> SemanticHazards:
+        return SemanticHazards(self.library, self.index)
+
+    def embed(self, text: str) -> np.ndarray:
+        return self.index.embed(text)
+
+    def ground(self, text: str, *, family: str | None = None, k: int = 3, query: np.ndarray | None = None) -> Grounding:
+        """Read ``text``; ``family`` forces that family first (the homeowner's answer to a clarifying question).
+
+        ``query``: the text's vector, when it was already embedded (many texts embed faster together).
+        """
+        query = self.embed(text) if query is None else query
+        families = match_families(self.library, self.index, query, k=k, exclude_cases=self.exclude_cases)
+        close = too_close_to_call(families)
+        if family is not None:
+            chosen = self.library.family(family)
+            families = [m for m in families if m.family.id != chosen.id]
+            top = families[0].score if families else 1.0
+            families.insert(0, FamilyMatch(chosen, max(top, 1.0), chosen.says[0], {"chosen": 1.0}))
+            close = False
+        causes = match_causes(self.index, query, families[0].family) if families else []
+        return Grounding(text, query, families, causes, self.semantic_hazards.check(query),
+                         card_votes(self.library, self.index, query, self.exclude_cases), close)
+
+    def hazards(self, text: str) -> list[SimilarHazard]:
+        """Hazard categories raised by similarity for one text (a part, an idea)."""
+        return self.semantic_hazards.check(self.embed(text))
+
+    def pairs(self, grounding: Grounding, k: int = 6) -> list[PairCandidate]:
+        """Candidate contradictions for a grounded text, best first."""
+        return candidate_pairs(self.knowledge, self.library, self.index, grounding.query, grounding.text,
+                               grounding.families, k=k, sources=self.pair_sources,
+                               exclude_cases=self.exclude_cases)
+
+    def cards(self, grounding: Grounding, improving: int, worsening: int, constraints: Constraints, *,
+              cause: str | None = None, k: int = 6, exclude: Collection[str] = ()) -> list[CardCandidate]:
+        """Candidate fix cards for one contradiction of a grounded text, best first."""
+        families = grounding.families if grounding.family is not None else grounding.families[:1]
+        return rank_cards(self.library, self.index, grounding.query, families, improving, worsening, constraints,
+                          cause=cause, k=k, exclude=exclude, votes=grounding.votes)

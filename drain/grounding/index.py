@@ -1,0 +1,143 @@
+"""The house library as vectors: every text the grounded planner compares a problem with, embedded once.
+
+Rows by kind: ``family`` (each family's name and each way homeowners say it), ``cause`` (each likely cause,
+keyed ``family/cause``), ``card`` (what a fix does),
+``case`` (labelled problems), ``hazard`` (the *tune* split of the hazard phrasings: the held-out split
+is never indexed, so it can measure the check honestly), ``lookalike`` (the tune split of the ordinary
+problems that must not alarm), ``parameter`` (each TRIZ parameter's homeowner phrases).
+
+The vectors are built on first use and cached under the cache directory, keyed by the library's content
+hash and the embedding model, so a solve never embeds the library again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from drain.embed import Embedder
+    from triz.house import HouseLibrary
+
+__all__ = ["KINDS", "LibraryIndex", "Neighbour", "library_index"]
+
+KINDS = ("family", "cause", "card", "case", "hazard", "lookalike", "parameter")
+_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    """A row close to a query: its kind, the id it stands for, its text and the cosine similarity."""
+
+    kind: str
+    key: str
+    text: str
+    score: float
+
+
+def _rows(library: HouseLibrary) -> dict[str, list[tuple[str, str]]]:
+    """(key, text) rows of every kind, in a fixed order."""
+    rows: dict[str, list[tuple[str, str]]] = {kind: [] for kind in KINDS}
+    for family in library.families.values():
+        rows["family"] += [(family.id, family.name), *((family.id, said) for said in family.says)]
+        rows["cause"] += [(f"{family.id}/{cause.id}", cause.cause) for cause in family.causes]
+    rows["card"] = [(card.id, card.what) for card in library.cards.values()]
+    rows["case"] = [(case.id, case.text) for case in library.cases]
+    rows["hazard"] = [(p.category, p.text) for p in library.phrasings if p.split == "tune"]
+    rows["lookalike"] = [(item.near or "", item.text) for item in library.lookalikes if item.split == "tune"]
+    for parameter in library.knowledge.parameters.values():
+        glosses = dict.fromkeys([parameter.name, *parameter.lexicon])
+        rows["parameter"] += [(str(parameter.id), gloss) for gloss in glosses]
+    return rows
+
+
+class LibraryIndex:
+    """Vectors of the library's texts by kind, with nearest-neighbour queries (cosine on unit vectors)."""
+
+    def __init__(self, keys: dict[str, list[str]], texts: dict[str, list[str]], vectors: dict[str, np.ndarray],
+                 embedder: Embedder) -> None:
+        self.keys = keys
+        self.texts = texts
+        self.vectors = vectors
+        self.embedder = embedder
+        # every kind in one matrix: one matrix-vector product scores a query against the whole library
+        self._all = np.ascontiguousarray(np.vstack([vectors[kind] for kind in KINDS]), dtype=np.float32)
+        bounds = np.cumsum([0, *(len(vectors[kind]) for kind in KINDS)])
+        self._slices = {kind: slice(int(bounds[n]), int(bounds[n + 1])) for n, kind in enumerate(KINDS)}
+        self._last: tuple[bytes, np.ndarray] | None = None
+
+    def embed(self, text: str) -> np.ndarray:
+        """The query vector of one text."""
+        return self.embedder.embed([text])[0]
+
+    def scores(self, kind: str, query: np.ndarray) -> np.ndarray:
+        """Cosine similarity of ``query`` with every row of ``kind`` (the last query's scores are kept)."""
+        key = query.tobytes()
+        if self._last is None or self._last[0] != key:
+            self._last = (key, self._all @ np.asarray(query, dtype=np.float32))
+        return self._last[1][self._slices[kind]]
+
+    def nearest(self, kind: str, query: np.ndarray, k: int = 10) -> list[Neighbour]:
+        """The ``k`` rows of ``kind`` most similar to ``query``, best first."""
+        scores = self.scores(kind, query)
+        if not len(scores):
+            return []
+        top = np.argsort(-scores, kind="stable")[:k]
+        return [Neighbour(kind, self.keys[kind][i], self.texts[kind][i], round(float(scores[i]), 4)) for i in top]
+
+    def best_by_key(self, kind: str, query: np.ndarray) -> dict[str, float]:
+        """For each key of ``kind``, the similarity of its closest row to ``query``."""
+        best: dict[str, float] = {}
+        for key, score in zip(self.keys[kind], self.scores(kind, query).tolist(), strict=True):
+            if score > best.get(key, -2.0):
+                best[key] = score
+        return best
+
+
+def _cache_file(library: HouseLibrary, embedder: Embedder) -> Path:
+    from drain.embed.encoder import cache_root
+
+    return cache_root() / "vectors" / f"house-{library.digest}-{embedder.model_id}-v{_FORMAT}.npz"
+
+
+def _save(path: Path, keys: dict[str, list[str]], texts: dict[str, list[str]], vectors: dict[str, np.ndarray]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=path.name, suffix=".part.npz", dir=path.parent)
+    os.close(handle)
+    try:
+        meta = json.dumps({"keys": keys, "texts": texts})
+        np.savez(temporary, meta=np.frombuffer(meta.encode(), dtype=np.uint8),
+                 **{kind: matrix.astype(np.float16) for kind, matrix in vectors.items()})
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def library_index(library: HouseLibrary, embedder: Embedder | None = None) -> LibraryIndex:
+    """The library's vectors: read from the cache, or built once (with a line on stderr) and cached."""
+    from drain.embed import default_embedder
+
+    embedder = embedder or default_embedder()
+    path = _cache_file(library, embedder)
+    if path.is_file():
+        with np.load(path) as data:
+            meta = json.loads(bytes(data["meta"]).decode())
+            vectors = {kind: data[kind].astype(np.float32) for kind in KINDS}
+        return LibraryIndex(meta["keys"], meta["texts"], vectors, embedder)
+    rows = _rows(library)
+    total = sum(len(r) for r in rows.values())
+    sys.stderr.write(f"drain: embedding the house library once ({total} texts; cached for later solves)\n")
+    keys = {kind: [key for key, _ in r] for kind, r in rows.items()}
+    texts = {kind: [text for _, text in r] for kind, r in rows.items()}
+    vectors = {kind: embedder.embed(texts[kind]) for kind in KINDS}
+    _save(path, keys, texts, vectors)
+    return LibraryIndex(keys, texts, vectors, embedder)

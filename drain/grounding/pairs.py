@@ -1,0 +1,116 @@
+"""Candidate contradictions for a problem: (improving, worsening) pairs, from four kinds of evidence.
+
+- ``family``: the usual contradictions of the matched problem families (each with its one-line why);
+- ``case``: the pairs of the nearest labelled cases, weighted by how close they are;
+- ``lexicon``: the homeowner-words lexicon's parameters, constraints on the worsening side;
+- ``gloss``: the parameters whose homeowner phrases are closest in meaning, with the constraints named.
+
+Each source's evidence is scaled to 0..1 and weighted (:data:`WEIGHTS`); a pair whose worsening side is
+a constraint the homeowner named (budget -> 32, renting -> 35 ...) is favoured; empty cells never appear.
+The model then chooses among the few best (an enum in its schema).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from drain.grounding.families import FamilyMatch
+    from drain.grounding.index import LibraryIndex
+    from triz.house import HouseLibrary
+    from triz.knowledge import TrizKnowledge
+
+__all__ = ["SOURCES", "WEIGHTS", "PairCandidate", "candidate_pairs"]
+
+SOURCES = ("family", "case", "lexicon", "gloss")
+WEIGHTS = {"family": 1.0, "case": 0.8, "lexicon": 0.35, "gloss": 0.25}
+CONSTRAINT_BONUS = 0.3
+NEAREST_CASES = 12
+
+
+@dataclass(frozen=True)
+class PairCandidate:
+    """A contradiction to offer: the pair, its combined score, a one-line why and where it came from."""
+
+    improving: int
+    worsening: int
+    score: float
+    why: str
+    sources: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        return f"{self.improving}x{self.worsening}"
+
+
+def _scaled(evidence: dict[tuple[int, int], float]) -> dict[tuple[int, int], float]:
+    top = max(evidence.values(), default=0.0)
+    return {pair: value / top for pair, value in evidence.items()} if top > 0 else {}
+
+
+def candidate_pairs(knowledge: TrizKnowledge, library: HouseLibrary, index: LibraryIndex, query: np.ndarray,
+                    text: str, families: Iterable[FamilyMatch], *, k: int = 6,
+                    sources: Collection[str] = SOURCES, exclude_cases: Collection[str] = ()) -> list[PairCandidate]:
+    """The ``k`` best candidate pairs for a problem, best first."""
+    evidence: dict[str, dict[tuple[int, int], float]] = {name: defaultdict(float) for name in SOURCES}
+    why: dict[tuple[int, int], str] = {}
+    for match in families:  # a pair several families share counts as its best family's
+        for position, c in enumerate(match.family.contradictions):
+            value = match.score * (1.0 - 0.15 * position)
+            evidence["family"][c.pair] = max(evidence["family"][c.pair], value)
+            why.setdefault(c.pair, c.why)
+    scores = index.scores("case", query)
+    by_id = library.case_by_id
+    taken = 0
+    for row in np.argsort(-scores, kind="stable"):
+        ident = index.keys["case"][row]
+        if ident in exclude_cases:
+            continue
+        weight = max(0.0, float(scores[row])) ** 2
+        for position, pair in enumerate(by_id[ident].pairs):
+            evidence["case"][(pair[0], pair[1])] += weight * (1.0 - 0.2 * position)
+        taken += 1
+        if taken >= NEAREST_CASES:
+            break
+    constrained: list[int] = []
+    for constraint in knowledge.lexicon.constraints(text):
+        constrained += [p for p in constraint.parameters if p not in constrained]
+    lexical = [c for c in knowledge.candidates(text, k=6) if c.id not in constrained]
+    worsening = constrained or [32, 36, 25]
+    for rank, candidate in enumerate(lexical[:3]):
+        for position, w in enumerate(worsening[:3]):
+            evidence["lexicon"][(candidate.id, w)] += (1.0 - 0.2 * rank) * (1.0 - 0.2 * position)
+    glosses = sorted(index.best_by_key("parameter", query).items(), key=lambda item: -item[1])
+    improving = [int(key) for key, _ in glosses if int(key) not in constrained][:3]
+    for rank, i in enumerate(improving):
+        for position, w in enumerate(worsening[:3]):
+            evidence["gloss"][(i, w)] += (1.0 - 0.2 * rank) * (1.0 - 0.2 * position)
+
+    combined: dict[tuple[int, int], float] = defaultdict(float)
+    origin: dict[tuple[int, int], list[str]] = defaultdict(list)
+    for name in SOURCES:
+        if name not in sources:
+            continue
+        for pair, value in _scaled(evidence[name]).items():
+            combined[pair] += WEIGHTS[name] * value
+            origin[pair].append(name)
+    found = []
+    for (i, w), score in combined.items():
+        if i == w or not knowledge.matrix.principles_of(i, w):
+            continue
+        if w in constrained:
+            score += CONSTRAINT_BONUS
+        reason = why.get((i, w)) or _reason(knowledge, i, w)
+        found.append(PairCandidate(i, w, round(score, 4), reason, tuple(origin[(i, w)])))
+    found.sort(key=lambda c: (-c.score, c.improving, c.worsening))
+    return found[:k]
+
+
+def _reason(knowledge: TrizKnowledge, improving: int, worsening: int) -> str:
+    names = knowledge.parameter_names
+    return f"improving {names[improving].name.lower()} tends to cost {names[worsening].name.lower()}"
