@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = ["WEIGHTS", "CauseMatch", "FamilyMatch", "match_causes", "match_families", "too_close_to_call"]
 
-WEIGHTS = {"says": 0.5, "cases": 0.3, "cards": 0.2}
+WEIGHTS = {"says": 0.65, "cases": 0.1, "cards": 0.25}
 NEAREST_CASES = 10
 CLOSE_CALL = 0.03  # top two families nearer than this (and both plausible): ask which one it is
 

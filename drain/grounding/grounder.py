@@ -12,13 +12,13 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from drain.grounding.cards import CardCandidate, card_votes, rank_cards
+from drain.grounding.cards import CardCandidate, rank_cards
 from drain.grounding.families import CauseMatch, FamilyMatch, match_causes, match_families, too_close_to_call
 from drain.grounding.hazards import SemanticHazards, SimilarHazard
 from drain.grounding.pairs import SOURCES, PairCandidate, candidate_pairs
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CONFIDENT", "Grounder", "Grounding"]
 
-CONFIDENT = 0.45  # a family scoring less than this is not taken as what the problem is about
+CONFIDENT = 0.42  # a family scoring less than this is not taken as what the problem is about (library dev: 95% above)
 
 
 @dataclass
@@ -44,7 +44,6 @@ class Grounding:
     families: list[FamilyMatch]
     causes: list[CauseMatch]
     hazards: list[SimilarHazard]
-    votes: dict[str, float] = field(default_factory=dict)  # card id -> how strongly the nearest cases name it
     close_call: bool = False
 
     @property
@@ -104,8 +103,7 @@ class Grounder:
             families.insert(0, FamilyMatch(chosen, max(top, 1.0), chosen.says[0], {"chosen": 1.0}))
             close = False
         causes = match_causes(self.index, query, families[0].family) if families else []
-        return Grounding(text, query, families, causes, self.semantic_hazards.check(query),
-                         card_votes(self.library, self.index, query, self.exclude_cases), close)
+        return Grounding(text, query, families, causes, self.semantic_hazards.check(query), close)
 
     def hazards(self, text: str) -> list[SimilarHazard]:
         """Hazard categories raised by similarity for one text (a part, an idea)."""
@@ -122,4 +120,4 @@ class Grounder:
         """Candidate fix cards for one contradiction of a grounded text, best first."""
         families = grounding.families if grounding.family is not None else grounding.families[:1]
         return rank_cards(self.library, self.index, grounding.query, families, improving, worsening, constraints,
-                          cause=cause, k=k, exclude=exclude, votes=grounding.votes)
+                          cause=cause, k=k, exclude=exclude)

@@ -8,8 +8,8 @@ look-alike problem. For a category ``c`` with best similarity ``s_c`` to its phr
     s_c >= threshold[c]   and   s_c >= s_look - margin
 
 The thresholds and the margin are set from the *tune* split alone, by leave-one-out (each phrasing is
-scored against the others), for full recall on stop-severity categories and at least 97% on the others
-with as few false alarms on the tune look-alikes as that allows. The held-out split is never seen here:
+scored against the others): the most recall on the tune phrasings for which the false alarms on the tune
+look-alikes stay within :data:`FALSE_ALARM_BUDGET`. The held-out split is never seen here:
 ``bench/bench_hazards.py`` measures the check on it.
 """
 
@@ -27,10 +27,9 @@ if TYPE_CHECKING:
 
 __all__ = ["HazardTuning", "SemanticHazards", "SimilarHazard", "tune"]
 
-STOP_RECALL = 1.0
-CAUTION_RECALL = 0.97
-SAFETY = 0.02  # thresholds sit this far below the lowest tune score they must admit
-MARGINS = (0.0, 0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2, 1.0)
+FALSE_ALARM_BUDGET = 0.05  # the share of tune look-alikes the check may flag
+THRESHOLDS = tuple(round(0.40 + 0.01 * n, 2) for n in range(51))
+MARGINS = (1.0, 0.1, 0.05, 0.0, -0.05)
 
 
 @dataclass(frozen=True)
@@ -57,43 +56,39 @@ def _rows(index: LibraryIndex, kind: str) -> tuple[np.ndarray, list[str]]:
 
 
 def tune(index: LibraryIndex, severity: dict[str, str]) -> HazardTuning:
-    """Set the thresholds and the margin from the tune split by leave-one-out (see the module's docstring)."""
+    """Set one threshold and the margin from the tune split by leave-one-out (see the module's docstring)."""
     vectors, keys = _rows(index, "hazard")
     looks, _ = _rows(index, "lookalike")
     categories = sorted(set(keys))
     if not categories:
         return HazardTuning({}, 0.0)
-    by_category = {c: np.array([i for i, k in enumerate(keys) if k == c]) for c in categories}
+    code = np.array([categories.index(k) for k in keys])
     among = vectors @ vectors.T
     np.fill_diagonal(among, -2.0)  # leave one out
-    own = np.array([among[i, by_category[keys[i]]].max() if len(by_category[keys[i]]) > 1 else -2.0
-                    for i in range(len(keys))])
+    own = np.array([among[i, code == code[i]].max() for i in range(len(keys))])
     to_look = (vectors @ looks.T).max(axis=1) if len(looks) else np.full(len(keys), -2.0)
-    look_to_hazard = looks @ vectors.T if len(looks) else np.zeros((0, len(keys)))
-    look_best = {c: look_to_hazard[:, by_category[c]].max(axis=1) for c in categories}
+    look_hazard = looks @ vectors.T if len(looks) else np.zeros((0, len(keys)))
+    look_best = np.stack([look_hazard[:, code == c].max(axis=1) for c in range(len(categories))], axis=1)
     look_among = looks @ looks.T
     np.fill_diagonal(look_among, -2.0)
     look_self = look_among.max(axis=1) if len(looks) > 1 else np.full(len(looks), -2.0)
-
-    options: list[tuple[bool, float, HazardTuning]] = []
+    best: tuple[float, float, float, dict[str, float]] | None = None
     for margin in MARGINS:
-        thresholds, recall, reached = {}, {}, True
-        for c in categories:
-            rows = by_category[c]
-            admitted = np.sort(own[rows][own[rows] >= to_look[rows] - margin])
-            wanted = STOP_RECALL if severity.get(c) == "stop" else CAUTION_RECALL
-            need = int(np.ceil(wanted * len(rows)))
-            if len(admitted) < need:  # this margin rejects too many phrasings of c whatever the threshold
-                thresholds[c], recall[c], reached = -1.0, len(admitted) / len(rows), False
+        for threshold in THRESHOLDS:
+            admitted = (own >= threshold) & (own >= to_look - margin)
+            alarms = ((look_best >= threshold) & (look_best >= look_self[:, None] - margin)).any(axis=1)
+            rate = float(alarms.mean()) if len(looks) else 0.0
+            if rate > FALSE_ALARM_BUDGET:
                 continue
-            thresholds[c] = float(admitted[len(admitted) - need]) - SAFETY
-            recall[c] = need / len(rows)
-        alarms = np.zeros(len(looks), dtype=bool)
-        for c in categories:
-            alarms |= (look_best[c] >= thresholds[c]) & (look_best[c] >= look_self - margin)
-        rate = float(alarms.mean()) if len(looks) else 0.0
-        options.append((not reached, rate, HazardTuning(thresholds, margin, recall, round(rate, 4))))
-    return min(options, key=lambda option: (option[0], option[1], option[2].margin))[2]
+            recall = float(admitted.mean())
+            if best is None or recall > best[0]:
+                per = {c: round(float(admitted[code == n].mean()), 3) for n, c in enumerate(categories)}
+                best = (recall, threshold, margin, per)
+                best_rate = rate
+    if best is None:  # nothing keeps within the budget: raise nothing by similarity
+        return HazardTuning(dict.fromkeys(categories, 2.0), 0.0)
+    recall, threshold, margin, per = best
+    return HazardTuning(dict.fromkeys(categories, threshold), margin, per, round(best_rate, 4))
 
 
 class SemanticHazards:

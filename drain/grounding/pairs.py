@@ -1,13 +1,14 @@
-"""Candidate contradictions for a problem: (improving, worsening) pairs, from four kinds of evidence.
+"""Candidate contradictions for a problem: (improving, worsening) pairs, from three kinds of evidence.
 
 - ``family``: the usual contradictions of the matched problem families (each with its one-line why);
 - ``case``: the pairs of the nearest labelled cases, weighted by how close they are;
-- ``lexicon``: the homeowner-words lexicon's parameters, constraints on the worsening side;
-- ``gloss``: the parameters whose homeowner phrases are closest in meaning, with the constraints named.
+- ``gloss``: the parameters whose homeowner phrases are closest in meaning, with the constraints the
+  homeowner named (budget -> 32, renting -> 35 ...) on the worsening side.
 
-Each source's evidence is scaled to 0..1 and weighted (:data:`WEIGHTS`); a pair whose worsening side is
-a constraint the homeowner named (budget -> 32, renting -> 35 ...) is favoured; empty cells never appear.
-The model then chooses among the few best (an enum in its schema).
+Each source's evidence is scaled to 0..1 and weighted (:data:`WEIGHTS`, set on the library's dev cases and
+the benchmark's train and dev splits, ``bench/bench_retrieval.py``: the word lexicon and a bonus for named
+constraints were tried too and earned nothing there); empty cells never appear. The model then chooses
+among the few best (an enum in its schema).
 """
 
 from __future__ import annotations
@@ -27,9 +28,8 @@ if TYPE_CHECKING:
 
 __all__ = ["SOURCES", "WEIGHTS", "PairCandidate", "candidate_pairs"]
 
-SOURCES = ("family", "case", "lexicon", "gloss")
-WEIGHTS = {"family": 1.0, "case": 0.8, "lexicon": 0.35, "gloss": 0.25}
-CONSTRAINT_BONUS = 0.3
+SOURCES = ("family", "case", "gloss")
+WEIGHTS = {"family": 1.0, "case": 0.4, "gloss": 0.25}
 NEAREST_CASES = 12
 
 
@@ -80,11 +80,7 @@ def candidate_pairs(knowledge: TrizKnowledge, library: HouseLibrary, index: Libr
     constrained: list[int] = []
     for constraint in knowledge.lexicon.constraints(text):
         constrained += [p for p in constraint.parameters if p not in constrained]
-    lexical = [c for c in knowledge.candidates(text, k=6) if c.id not in constrained]
     worsening = constrained or [32, 36, 25]
-    for rank, candidate in enumerate(lexical[:3]):
-        for position, w in enumerate(worsening[:3]):
-            evidence["lexicon"][(candidate.id, w)] += (1.0 - 0.2 * rank) * (1.0 - 0.2 * position)
     glosses = sorted(index.best_by_key("parameter", query).items(), key=lambda item: -item[1])
     improving = [int(key) for key, _ in glosses if int(key) not in constrained][:3]
     for rank, i in enumerate(improving):
@@ -103,8 +99,6 @@ def candidate_pairs(knowledge: TrizKnowledge, library: HouseLibrary, index: Libr
     for (i, w), score in combined.items():
         if i == w or not knowledge.matrix.principles_of(i, w):
             continue
-        if w in constrained:
-            score += CONSTRAINT_BONUS
         reason = why.get((i, w)) or _reason(knowledge, i, w)
         found.append(PairCandidate(i, w, round(score, 4), reason, tuple(origin[(i, w)])))
     found.sort(key=lambda c: (-c.score, c.improving, c.worsening))
