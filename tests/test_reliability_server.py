@@ -138,7 +138,8 @@ def test_a_client_that_leaves_the_stream_cancels_its_model_call(store: Store) ->
     with running(app) as base:
         with httpx.Client(base_url=base, timeout=10) as client, client.stream(
                 "POST", "/v1/solve/stream", json={"problem": BASEMENT}) as response:
-            assert next(response.iter_lines()) == "event: start"
+            lines = response.iter_lines()  # kept: a dropped iterator closes the stream
+            assert next(lines) == "event: start"
             assert wait_until(lambda: backend.in_flight > 0)
         left = time.monotonic()
         assert wait_until(lambda: backend.in_flight == 0, timeout=5)
