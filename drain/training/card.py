@@ -173,13 +173,26 @@ def plot_losses(state: RunState, path: Path) -> Path | None:
     return path
 
 
+def _data_card_facts(data: str) -> dict[str, Any]:
+    """What ``drain dataset build`` recorded about the data (its sources, the store exports with the votes
+    they carried, the house library's version), when the data folder has its data card."""
+    folder = Path(data) if Path(data).is_dir() else Path(data).parent
+    path = folder / "data_card.json"
+    if not path.is_file():
+        return {}
+    made = json.loads(path.read_text(encoding="utf-8"))
+    keys = ("built_at", "by_source", "by_step", "library_digest", "library_cases", "gold_records", "exports",
+            "store_examples")
+    return {"data_card": {key: made[key] for key in keys if key in made}}
+
+
 def write_card(out: Path, state: RunState, *, data: str, base: dict[str, Any], counts: dict[str, Any],
                runtime: dict[str, Any], exports: dict[str, Any]) -> dict[str, Any]:
     """Write ``run_card.json``, ``run_card.md`` and ``loss.png`` into ``out``; return the card."""
     trained = state.step - (state.resumed_from or 0)
     card = {
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
-        "data": {"path": str(data), "sha256": state.data_hash, **counts},
+        "data": {"path": str(data), "sha256": state.data_hash, **counts, **_data_card_facts(data)},
         "base": base,
         "settings": state.settings,
         "results": {

@@ -63,15 +63,19 @@ def leak_check(training: Sequence[str], held_out: Sequence[str]) -> list[tuple[s
     return [(training[index], original) for index, original, _ in found]  # type: ignore[index]
 
 
-def _with_gold(offered: list[Any], is_gold: Any, added: list[Any]) -> list[Any]:
-    """``offered`` with the gold answers it lacked (``added``) at the end; the lowest-ranked others make way."""
+def _with_gold(offered: list[Any], is_gold: Any, added: list[Any], rng: random.Random) -> list[Any]:
+    """``offered`` with the gold answers it lacked (``added``): the lowest-ranked others make way, and each
+    added answer takes a random place, so the model does not learn that an answer at the end is the gold."""
     drop: set[int] = set()
     for candidate in reversed(offered):
         if len(drop) >= len(added):
             break
         if not is_gold(candidate):
             drop.add(id(candidate))
-    return [c for c in offered if id(c) not in drop] + added
+    kept = [c for c in offered if id(c) not in drop]
+    for item in added:
+        kept.insert(rng.randrange(len(kept) + 1), item)
+    return kept
 
 
 @dataclass
@@ -80,6 +84,7 @@ class _Builder:
     grounder: Any
     prompts: PromptLibrary = field(default_factory=PromptLibrary)
     inserted: Counter[str] = field(default_factory=Counter)
+    rng: random.Random = field(default_factory=lambda: random.Random(0))
 
     def _grounding(self, problem: str, exclude: str | None, query: Any = None) -> Any:
         grounder = self.grounder
@@ -91,7 +96,7 @@ class _Builder:
         missing = [pair for pair in gold if pair not in {(c.improving, c.worsening) for c in offered}]
         self.inserted["pairs"] += len(missing)
         added = [PairCandidate(i, w, 0.0, "the homeowner's contradiction", ("gold",)) for i, w in missing]
-        return _with_gold(offered, lambda c: (c.improving, c.worsening) in gold, added)
+        return _with_gold(offered, lambda c: (c.improving, c.worsening) in gold, added, self.rng)
 
     def contradict_example(self, problem: str, gold: list[tuple[int, int]], source: str, ident: str,
                            grounding: Any = None) -> dict[str, Any] | None:
@@ -117,7 +122,7 @@ class _Builder:
         for card in missing:
             principle = next(p for p in card.principle_ids if p in cell)
             added.append(CardCandidate(card, card.families[0], principle, cell.index(principle) + 1, 0.0))
-        offered = _with_gold(offered, lambda o: o.card.id in wanted_ids, added)
+        offered = _with_gold(offered, lambda o: o.card.id in wanted_ids, added, self.rng)
         c = contradiction(self.knowledge, pair[0], pair[1], 0.9, "", "library")
         request = resolve.build(self.prompts, self.knowledge, problem, c, offered, MOST_CARDS)
         return _example(request, {"cards": [card.id for card in wanted]}, "library", ident)
@@ -197,7 +202,7 @@ def build_dataset(out: Path, *, gold_files: Sequence[Path], knowledge: TrizKnowl
     from drain.grounding.grounder import Grounder
 
     rng = random.Random(seed)
-    builder = _Builder(knowledge, grounder or Grounder(knowledge))
+    builder = _Builder(knowledge, grounder or Grounder(knowledge), rng=random.Random(seed))
     records: list[GoldRecord] = [record for path in gold_files for record in read_gold(path)]
     cases = list(builder.grounder.library.cases) if library_cases else []
     if max_cases is not None and len(cases) > max_cases:
@@ -223,10 +228,12 @@ def build_dataset(out: Path, *, gold_files: Sequence[Path], knowledge: TrizKnowl
     for case, vector in zip(cases, vectors, strict=True):
         (valid if case.id in valid_ids else train).extend(builder.case_examples(case, vector))
     builder.grounder.exclude_cases = frozenset()
+    store_examples = 0
     for path in exports:
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 train.append({**json.loads(line), "source": "store"})
+                store_examples += 1
     train = _dedupe(train)
     rng.shuffle(train)
     out.mkdir(parents=True, exist_ok=True)
@@ -240,7 +247,8 @@ def build_dataset(out: Path, *, gold_files: Sequence[Path], knowledge: TrizKnowl
         "by_step": dict(Counter(r["step"] for r in train)), "by_source": dict(Counter(r["source"] for r in train)),
         "gold_records": len(records), "library_cases": len(cases), "library_digest": builder.grounder.library.digest,
         "valid_record_ids": sorted(valid_ids), "gold_files": [str(p) for p in gold_files],
-        "exports": [str(p) for p in exports], "answers_added_to_offered_lists": dict(builder.inserted),
+        "exports": [str(p) for p in exports], "store_examples": store_examples,
+        "answers_added_to_offered_lists": dict(builder.inserted),
         "held_out_problems_checked": len(held_out), "leaks": 0,
         "sha256": {name: hashlib.sha256((out / name).read_bytes()).hexdigest()
                    for name in ("train.jsonl", "valid.jsonl")},

@@ -254,14 +254,14 @@ def _compare(reference: str, cpp_base: list[dict[int, float]], cpp_lora: list[di
     return Comparison(reference, **worst, tolerance=rule, passed=passed, details=details)
 
 
-def _llama_logprobs(model_path: Path, adapter: Path | None, prompts: list[list[int]], top_k: int,
+def _llama_logprobs(model_path: Path, adapter: Path | None, prompts: list[list[int]] | list[str], top_k: int,
                     threads: int) -> list[dict[int, float]]:
     import xllamacpp
 
     params = xllamacpp.CommonParams()
     params.model.path = str(model_path)
     params.n_parallel = 1
-    params.n_ctx = max(len(p) for p in prompts) + 16
+    params.n_ctx = max(len(p) for p in prompts) + 16  # token ids, or text (never fewer characters than tokens)
     params.cpuparams.n_threads = threads
     params.cpuparams_batch.n_threads = threads
     params.warmup = False
