@@ -510,3 +510,19 @@ def test_drain_serve_help_lists_the_solve_options() -> None:
     for option in ("--host", "--port", "--backend", "--base-url", "--api-key", "--depth", "--max-calls",
                    "--max-solves", "--timeout", "--cors-origin"):
         assert option in text
+
+
+def test_a_chosen_family_leads_and_an_unknown_one_is_a_422(client: TestClient) -> None:
+    chosen = client.post("/v1/solve", json={"problem": "water on the floor after storms", "depth": 1,
+                                            "family": "sump-pump-trouble"})
+    assert chosen.status_code == 200, chosen.text
+    assert chosen.json()["families"][0]["id"] == "sump-pump-trouble" and chosen.json()["clarify"] is None
+    unknown = client.post("/v1/solve", json={"problem": "water on the floor", "family": "no-such-family"})
+    assert unknown.status_code == 422 and "no-such-family" in unknown.json()["message"]
+    malformed = client.post("/v1/solve", json={"problem": "water on the floor", "family": "Not An Id"})
+    assert malformed.status_code == 422 and malformed.json()["field"] == "family"
+
+
+def test_strict_numbers_in_a_solve_request(client: TestClient) -> None:
+    response = client.post("/v1/solve", json={"problem": "noisy furnace", "depth": True})
+    assert response.status_code == 422 and response.json()["field"] == "depth"

@@ -143,3 +143,17 @@ def test_search_ranks_the_card_for_the_cause_named(library: HouseLibrary) -> Non
     hits = search_cards(library, "the sump pump stops when the power goes out in a storm", limit=3)
     assert {"battery-backup-sump", "water-powered-backup-sump"} & {hit.card.id for hit in hits}
     assert search_cards(library, "zzzz qqqq") == []
+
+
+def test_the_shipped_vectors_cover_every_text_of_the_library(library: HouseLibrary) -> None:
+    """So a fresh install or CI never embeds the whole library; after editing house/, run `drain kb index`."""
+    import numpy as np
+
+    from drain.grounding.index import library_rows
+    from drain.grounding.vectors import key_of, shipped_path
+
+    with np.load(shipped_path()) as data:
+        shipped = {str(k) for k in data["keys"]}
+    texts = {text for rows in library_rows(library).values() for _, text in rows}
+    missing = [t for t in texts if key_of(t) not in shipped]
+    assert not missing, f"{len(missing)} library texts have no shipped vector (e.g. {missing[0]!r}): run drain kb index"

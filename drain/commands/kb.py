@@ -157,6 +157,20 @@ def check(
         raise typer.Exit(1)
 
 
+def index() -> None:
+    """Write house/vectors.npz: the sentence vectors of every text of the library (after editing it)."""
+    from drain.embed import default_embedder
+    from drain.grounding.index import library_rows
+    from drain.grounding.vectors import TextVectors, key_of, shipped_path, write_vectors
+
+    library = _library()
+    vectors = TextVectors(default_embedder())
+    texts = list(dict.fromkeys(text for rows in library_rows(library).values() for _, text in rows))
+    matrix = vectors.get(texts)
+    path = write_vectors(shipped_path(), vectors.model, dict(zip(map(key_of, texts), matrix, strict=True)))
+    console().print(f"wrote {path}: {len(texts)} texts ({vectors.embedded} embedded now), model {vectors.model}")
+
+
 def register(app: typer.Typer) -> None:
     """Add ``drain kb`` and its commands to ``app``."""
     kb_app = typer.Typer(name="kb", help="The house library: families, fix cards, hazard phrasings, cases.",
@@ -165,4 +179,5 @@ def register(app: typer.Typer) -> None:
     kb_app.command("search")(search)
     kb_app.command("show")(show)
     kb_app.command("check")(check)
+    kb_app.command("index")(index)
     app.add_typer(kb_app, name="kb")

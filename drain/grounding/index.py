@@ -6,30 +6,25 @@ keyed ``family/cause``), ``card`` (what a fix does),
 is never indexed, so it can measure the check honestly), ``lookalike`` (the tune split of the ordinary
 problems that must not alarm), ``parameter`` (each TRIZ parameter's homeowner phrases).
 
-The vectors are built on first use and cached under the cache directory, keyed by the library's content
-hash and the embedding model, so a solve never embeds the library again.
+The vectors come by text from ``house/vectors.npz`` (shipped) and the user's cache
+(:mod:`drain.grounding.vectors`): a solve never embeds the library, and an edit embeds only what it changed.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import sys
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 if TYPE_CHECKING:
     from drain.embed import Embedder
+    from drain.grounding.vectors import TextVectors
     from triz.house import HouseLibrary
 
-__all__ = ["KINDS", "LibraryIndex", "Neighbour", "library_index"]
+__all__ = ["KINDS", "LibraryIndex", "Neighbour", "library_index", "library_rows"]
 
 KINDS = ("family", "cause", "card", "case", "hazard", "lookalike", "parameter")
-_FORMAT = 1
 
 
 @dataclass(frozen=True)
@@ -101,43 +96,20 @@ class LibraryIndex:
         return best
 
 
-def _cache_file(library: HouseLibrary, embedder: Embedder) -> Path:
-    from drain.embed.encoder import cache_root
-
-    return cache_root() / "vectors" / f"house-{library.digest}-{embedder.model_id}-v{_FORMAT}.npz"
-
-
-def _save(path: Path, keys: dict[str, list[str]], texts: dict[str, list[str]], vectors: dict[str, np.ndarray]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=path.name, suffix=".part.npz", dir=path.parent)
-    os.close(handle)
-    try:
-        meta = json.dumps({"keys": keys, "texts": texts})
-        np.savez(temporary, meta=np.frombuffer(meta.encode(), dtype=np.uint8),
-                 **{kind: matrix.astype(np.float16) for kind, matrix in vectors.items()})
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+def library_rows(library: HouseLibrary) -> dict[str, list[tuple[str, str]]]:
+    """(key, text) rows of every kind, in a fixed order: what the index holds."""
+    return _rows(library)
 
 
-def library_index(library: HouseLibrary, embedder: Embedder | None = None) -> LibraryIndex:
-    """The library's vectors: read from the cache, or built once (with a line on stderr) and cached."""
+def library_index(library: HouseLibrary, embedder: Embedder | None = None,
+                  vectors: TextVectors | None = None) -> LibraryIndex:
+    """The library's vectors, from the shipped and cached vectors by text (texts never seen are embedded)."""
     from drain.embed import default_embedder
+    from drain.grounding.vectors import TextVectors
 
     embedder = embedder or default_embedder()
-    path = _cache_file(library, embedder)
-    if path.is_file():
-        with np.load(path) as data:
-            meta = json.loads(bytes(data["meta"]).decode())
-            vectors = {kind: data[kind].astype(np.float32) for kind in KINDS}
-        return LibraryIndex(meta["keys"], meta["texts"], vectors, embedder)
+    vectors = vectors or TextVectors(embedder)
     rows = _rows(library)
-    total = sum(len(r) for r in rows.values())
-    sys.stderr.write(f"drain: embedding the house library once ({total} texts; cached for later solves)\n")
     keys = {kind: [key for key, _ in r] for kind, r in rows.items()}
     texts = {kind: [text for _, text in r] for kind, r in rows.items()}
-    vectors = {kind: embedder.embed(texts[kind]) for kind in KINDS}
-    _save(path, keys, texts, vectors)
-    return LibraryIndex(keys, texts, vectors, embedder)
+    return LibraryIndex(keys, texts, {kind: vectors.get(texts[kind]) for kind in KINDS}, embedder)

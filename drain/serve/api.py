@@ -65,7 +65,7 @@ async def solve(body: SolveRequest, request: Request, svc: SolveService = Depend
     """Solve a house problem; the answer is the solve JSON contract with its ``run_id``."""
     text = _checked_problem(body.problem)
     _rate_limited(request)
-    tree, headers = await svc.solve(text, svc.settings_for(body))
+    tree, headers = await svc.solve(text, svc.settings_for(body), family=body.family)
     return JSONResponse(tree, headers=headers)
 
 
@@ -78,7 +78,7 @@ async def solve_stream(body: SolveRequest, request: Request,
     """Solve as server-sent events: ``start`` (hazards first), ``level``, ``tree``, then ``result`` or ``error``."""
     text = _checked_problem(body.problem)
     _rate_limited(request)
-    return await svc.stream(text, svc.settings_for(body), request)
+    return await svc.stream(text, svc.settings_for(body), request, family=body.family)
 
 
 def _name(value: Any) -> Any:

@@ -23,9 +23,13 @@ class SolveRequest(_Body):
 
     problem: str = Field(max_length=MAX_PROBLEM_CHARS * 2, description="The house problem, in the homeowner's words.",
                          examples=["leaking basement on budget"])
-    depth: int | None = Field(None, ge=1, le=5, description="Levels of problems: 1 = the problem alone.")
-    max_calls: int | None = Field(None, ge=1, le=500, description="Model calls for this solve, re-asks included.")
-    seed: int | None = Field(None, ge=0, le=2**32 - 1, description="Sampling seed.")
+    depth: int | None = Field(None, ge=1, le=5, strict=True, description="Levels of problems: 1 = the problem alone.")
+    max_calls: int | None = Field(None, ge=1, le=500, strict=True,
+                                  description="Model calls for this solve, re-asks included.")
+    seed: int | None = Field(None, ge=0, le=2**32 - 1, strict=True, description="Sampling seed.")
+    family: str | None = Field(None, pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=60,
+                               description="A house-library family id: the homeowner's answer to a result's "
+                                           "`clarify` question.")
 
 
 class FeedbackRequest(_Body):

@@ -132,6 +132,7 @@ class SolveService:
         self._warm: asyncio.Task[None] | None = None
         self._knowledge: Any = None
         self._prompts: Any = None
+        self._grounder: Any = None  # the house library and its vectors, shared by every solve
 
     @property
     def active(self) -> int:
@@ -172,12 +173,28 @@ class SolveService:
             else:  # a backend without the hook: one short request loads it just the same
                 await backend.complete([{"role": "user", "content": "Say OK."}],
                                        options=SamplingOptions(max_tokens=1))
+            if self.settings.grounded:  # the house library's vectors and the embedding model, loaded once
+                await asyncio.to_thread(self._load_grounder)
         except Exception as err:
             self.model_state, self.model_error = "failed", scrub(err)
             log.error("the model could not be loaded: %s", scrub(err))
             return
         self.model_state = "ready"
         log.info("the model is ready (%.1f s)", time.monotonic() - started)
+
+    def _load_grounder(self) -> Any:
+        if self._knowledge is None:
+            from drain.prompts import PromptLibrary
+            from triz.knowledge import load
+
+            self._knowledge, self._prompts = load(), PromptLibrary()
+        if self._grounder is None:
+            from drain.grounding.grounder import Grounder
+
+            grounder = Grounder(self._knowledge)
+            grounder.semantic_hazards  # noqa: B018 - reads the library, its vectors and the hazard tuning now
+            self._grounder = grounder
+        return self._grounder
 
     async def close(self) -> None:
         """At shutdown: stop the solves still running, then release the store and the backend."""
@@ -227,7 +244,11 @@ class SolveService:
         self.solves.append(solve)  # counted at once: no await between the check and this
         try:
             if self._warm is not None and not self._warm.done():
-                await asyncio.wait_for(asyncio.shield(self._warm), self.timeout)
+                try:
+                    await asyncio.wait_for(asyncio.shield(self._warm), self.timeout)
+                except TimeoutError:
+                    raise ApiError(503, "loading", "the model is still loading; try again shortly",
+                                   headers={"retry-after": "5"}) from None
             solve.runlog = await self.runs.run_log()
             backend = await self.backend()
             if self._knowledge is None:
@@ -235,13 +256,10 @@ class SolveService:
                 from triz.knowledge import load
 
                 self._knowledge, self._prompts = load(), PromptLibrary()
-            planner = Planner(backend, settings, knowledge=self._knowledge, prompts=self._prompts,
+            grounder = self._load_grounder() if settings.grounded else None
+            planner = Planner(backend, settings, knowledge=self._knowledge, prompts=self._prompts, grounder=grounder,
                               on_event=on_event, store=solve.runlog,  # type: ignore[arg-type]
                               log=None if solve.runlog is not None else False, source="api")
-        except TimeoutError:
-            solve.release()
-            raise ApiError(503, "loading", "the model is still loading; try again shortly",
-                           headers={"retry-after": "5"}) from None
         except BaseException:
             solve.release()
             raise
@@ -255,10 +273,14 @@ class SolveService:
     def _timeout_message(self) -> str:
         return f"the solve took longer than {self.timeout:g} s; try depth 1 or a shorter problem"
 
-    async def solve(self, text: str, settings: PlannerSettings) -> tuple[dict[str, Any], dict[str, str]]:
-        """Solve ``text`` within the timeout; the tree as JSON and the response's extra headers."""
+    async def solve(self, text: str, settings: PlannerSettings,
+                    family: str | None = None) -> tuple[dict[str, Any], dict[str, str]]:
+        """Solve ``text`` within the timeout; the tree as JSON and the response's extra headers.
+
+        ``family``: the house-library family the homeowner chose (the answer to a tree's ``clarify``).
+        """
         solve, planner = await self._prepare(settings)
-        task = solve.run(planner.solve_async(text))
+        task = solve.run(planner.solve_async(text, family=family))
         try:
             done, _ = await asyncio.wait({task}, timeout=self.timeout - (time.monotonic() - solve.started))
         except asyncio.CancelledError:
@@ -272,15 +294,17 @@ class SolveService:
         await solve.flush()
         return public_tree(task.result()), self._headers(solve)
 
-    async def stream(self, text: str, settings: PlannerSettings, request: Request) -> StreamingResponse:
+    async def stream(self, text: str, settings: PlannerSettings, request: Request,
+                     family: str | None = None) -> StreamingResponse:
         """The solve as server-sent events; 503 before the stream starts when every slot is busy."""
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         solve, planner = await self._prepare(settings, on_event=lambda kind, data: queue.put_nowait((kind, data)))
-        return _EventStream(self._events(solve, planner, text, queue, request), solve, self._headers(solve))
+        return _EventStream(self._events(solve, planner, text, queue, request, family), solve, self._headers(solve))
 
-    async def _run(self, solve: _Solve, planner: Planner, text: str, queue: asyncio.Queue[tuple[str, Any]]) -> None:
+    async def _run(self, solve: _Solve, planner: Planner, text: str, queue: asyncio.Queue[tuple[str, Any]],
+                   family: str | None = None) -> None:
         try:
-            tree = await planner.solve_async(text)
+            tree = await planner.solve_async(text, family=family)
         except DrainError as err:
             status, code = drain_error_status(err)
             message = scrub(err) if status != 500 else "internal error; the server log has the details"
@@ -294,9 +318,9 @@ class SolveService:
             queue.put_nowait(("result", public_tree(tree)))
 
     async def _events(self, solve: _Solve, planner: Planner, text: str, queue: asyncio.Queue[tuple[str, Any]],
-                      request: Request) -> AsyncIterator[str]:
+                      request: Request, family: str | None = None) -> AsyncIterator[str]:
         loop = asyncio.get_running_loop()
-        solve.run(self._run(solve, planner, text, queue))
+        solve.run(self._run(solve, planner, text, queue, family))
         deadline = loop.time() + self.timeout - (time.monotonic() - solve.started)
         last_sent = loop.time()
         try:
