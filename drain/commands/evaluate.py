@@ -78,9 +78,9 @@ def evaluate(
 
     shared_grounder = None
     if not no_library:
-        from drain.grounding.grounder import Grounder
+        from drain.grounding.grounder import shared_grounder as make_grounder
 
-        shared_grounder = Grounder(knowledge)
+        shared_grounder = make_grounder(knowledge)
 
     async def run() -> dict[str, list[Any]]:
         found: dict[str, list[Any]] = {}

@@ -130,9 +130,9 @@ def solve(
     grounder = None
     if settings.grounded and (ask or family):
         import triz
-        from drain.grounding.grounder import Grounder
+        from drain.grounding.grounder import shared_grounder
 
-        grounder = Grounder(triz.load())
+        grounder = shared_grounder(triz.load())
         if family is not None:
             grounder.library.family(family)  # an unknown id: one line, before any model work
         elif ask:

@@ -76,9 +76,9 @@ async def run_system(
     gate = asyncio.Semaphore(max(1, concurrency))
     prompts = PromptLibrary()
     if system == "drain" and settings.grounded and grounder is None:
-        from drain.grounding.grounder import Grounder
+        from drain.grounding.grounder import shared_grounder
 
-        grounder = Grounder(knowledge)
+        grounder = shared_grounder(knowledge)
 
     async def one(case: EvalCase, run: int) -> Prediction:
         async with gate:

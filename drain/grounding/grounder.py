@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from triz.house import HouseLibrary
     from triz.knowledge import TrizKnowledge
 
-__all__ = ["CONFIDENT", "Grounder", "Grounding"]
+__all__ = ["CONFIDENT", "Grounder", "Grounding", "shared_grounder"]
 
 CONFIDENT = 0.42  # a family scoring less than this is not taken as what the problem is about (library dev: 95% above)
 
@@ -121,3 +121,17 @@ class Grounder:
         families = grounding.families if grounding.family is not None else grounding.families[:1]
         return rank_cards(self.library, self.index, grounding.query, families, improving, worsening, constraints,
                           cause=cause, k=k, exclude=exclude)
+
+
+_SHARED: dict[tuple[str, str], Grounder] = {}
+
+
+def shared_grounder(knowledge: TrizKnowledge) -> Grounder:
+    """One grounder per TRIZ knowledge and house library in this process (loading one takes a second or two)."""
+    from triz.house import load_house
+
+    library = load_house(knowledge=knowledge)
+    key = (str(knowledge.folder), library.digest)
+    if key not in _SHARED:
+        _SHARED[key] = Grounder(knowledge, library=library)
+    return _SHARED[key]

@@ -97,9 +97,9 @@ class Planner:
         if not self.settings.grounded:
             return None
         if self._grounder is None:
-            from drain.grounding.grounder import Grounder
+            from drain.grounding.grounder import shared_grounder
 
-            self._grounder = Grounder(self.knowledge)
+            self._grounder = shared_grounder(self.knowledge)
         return self._grounder
 
     async def solve_async(self, text: str, *, family: str | None = None) -> SolutionTree:

@@ -189,9 +189,9 @@ class SolveService:
 
             self._knowledge, self._prompts = load(), PromptLibrary()
         if self._grounder is None:
-            from drain.grounding.grounder import Grounder
+            from drain.grounding.grounder import shared_grounder
 
-            grounder = Grounder(self._knowledge)
+            grounder = shared_grounder(self._knowledge)
             grounder.semantic_hazards  # noqa: B018 - reads the library, its vectors and the hazard tuning now
             self._grounder = grounder
         return self._grounder
