@@ -165,6 +165,39 @@ def test_phone_solve_shows_hazards_first_numbers_ideas_and_stores_a_vote(phone: 
     shot(page, "phone-voted")
 
 
+def test_phone_shows_checks_card_steps_and_asks_which_family(phone: Any, server: Server) -> None:
+    from playwright.sync_api import expect
+
+    page = phone
+    page.get_by_label("What is wrong with your house?").fill("the toilet runs and the bill is high")
+    page.get_by_role("button", name="Find ideas").click()
+    expect(page.locator("#status")).to_contain_text("Done:")
+    run_id = latest_run(server.store, "the toilet runs and the bill is high")
+    tree = server.store.get_tree(run_id)
+    assert tree.clarify is not None  # two families fit about as well: the page asks which one
+    choices = page.locator("button.clarify-choice")
+    expect(choices).to_have_count(2)
+    first = tree.contradictions[0]
+    cell = page.locator(f'[data-cell="{first.improving.id}x{first.worsening.id}"]').first
+    expect(cell).to_be_visible()
+    card = page.locator("li[data-source='card']").first
+    details = card.locator("details.card-details")
+    expect(details.locator("ol.steps")).not_to_be_visible()  # folded until the homeowner opens it
+    details.locator("summary").click()
+    idea = next(i for _, i in tree.numbered_ideas() if i.source == "card")
+    expect(details.locator("ol.steps > li").first).to_have_text(idea.steps[0])
+    expect(details).to_contain_text("$")
+    shot(page, "phone-card-steps")
+    wanted = choices.nth(1).get_attribute("data-family")
+    choices.nth(1).click()  # solve again as that family
+    expect(page.locator("#status")).to_contain_text("Done:")
+    expect(page.locator("#clarify")).to_have_count(0)
+    again = server.store.get_tree(server.store.list_runs(1)[0]["id"])
+    assert again.families[0].id == wanted and again.clarify is None
+    if again.diagnosis:
+        expect(page.locator("#diagnosis")).to_contain_text(again.diagnosis[0].check)
+
+
 def test_offline_votes_are_queued_then_synced_from_recent_problems(phone: Any, server: Server) -> None:
     from playwright.sync_api import expect
 

@@ -196,8 +196,8 @@ function setBusy(busy) {
   $("result").setAttribute("aria-busy", busy ? "true" : "false");
 }
 
-async function submit(event) {
-  event.preventDefault();
+async function submit(event, family) {
+  if (event) event.preventDefault();
   if (state.busy) return;
   const problem = $("problem").value.trim();
   if (!problem) {
@@ -207,6 +207,7 @@ async function submit(event) {
   }
   const body = { problem };
   if ($("depth").value) body.depth = Number($("depth").value);
+  if (family) body.family = family; // the answer to the tree's clarifying question
   state.runId = null;
   state.final = false;
   clearResult();
@@ -352,6 +353,8 @@ function start() {
   $("tree").addEventListener("click", (event) => {
     const button = event.target.closest("button.vote");
     if (button) vote(Number(button.dataset.idea), button.dataset.rating);
+    const choice = event.target.closest("button.clarify-choice");
+    if (choice) submit(null, choice.dataset.family); // solve again as the family the homeowner picked
   });
   $("recent").addEventListener("click", (event) => {
     const button = event.target.closest("button[data-run]");
