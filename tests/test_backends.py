@@ -219,3 +219,29 @@ def test_base_url_is_required_and_checked(monkeypatch: pytest.MonkeyPatch) -> No
         OpenAIBackend()
     with pytest.raises(InputError, match="http"):
         OpenAIBackend(base_url="localhost:8000")
+
+
+@pytest.mark.model
+def test_a_backend_declared_to_write_ideas_is_offered_the_cells_principles(loopback_server: str) -> None:
+    """Decided by the declared capability, not the backend's name: the same server, two declarations."""
+    from drain.planner.session import Exchange
+
+    def resolve_schemas(writes: bool) -> tuple[list[dict[str, Any]], Any]:
+        seen: list[Exchange] = []
+
+        async def go() -> Any:
+            async with OpenAIBackend(base_url=loopback_server, timeout=60, writes_ideas=writes) as backend:
+                planner = Planner(backend, PlannerSettings(depth=1, max_calls=8), log=False, on_exchange=seen.append)
+                return await planner.solve_async("cold drafts around the front door in winter")
+
+        tree = asyncio.run(go())
+        return [e.schema for e in seen if e.step == "resolve"], tree
+
+    writing, tree = resolve_schemas(True)
+    assert writing and all("ideas" in schema["properties"] for schema in writing)
+    principles = set(writing[0]["properties"]["ideas"]["items"]["properties"]["principle"]["enum"])
+    assert principles <= {p.id for c in tree.contradictions for p in c.principles}
+    for idea in (i for c in tree.contradictions for i in c.ideas if i.source == "model"):
+        assert idea.card is None and idea.principle.id in {p.id for c in tree.contradictions for p in c.principles}
+    choosing, _ = resolve_schemas(False)
+    assert all("ideas" not in schema["properties"] for schema in choosing)

@@ -64,6 +64,7 @@ class OpenAIBackend(Backend):
         total_timeout: float | None = None,
         slots: int = 8,
         adapter: str | None = None,
+        writes_ideas: bool = False,
     ) -> None:
         base = base_url or os.environ.get("DRAIN_BASE_URL") or os.environ.get("OPENAI_BASE_URL")
         if not base:
@@ -75,7 +76,10 @@ class OpenAIBackend(Backend):
         self.total_timeout = _seconds(total_timeout, "total_timeout") if total_timeout is not None else 2 * self.timeout
         self.max_retries = max(0, int(max_retries))
         self.adapter = adapter
-        self.capabilities = Capabilities(json_schema=True, parallel_slots=max(1, slots), seeded=True, lora=False)
+        # writes_ideas: the served model is large enough to write ideas of its own beside the library's cards
+        # (a 70B model, not the 135M DRAIN model vLLM may also serve): declared by whoever runs it.
+        self.capabilities = Capabilities(json_schema=True, parallel_slots=max(1, slots), seeded=True, lora=False,
+                                         writes_ideas=writes_ideas)
         self._client: Any = None
         self._model_check: asyncio.Future[None] | None = None
         self._model_checked = False
