@@ -42,6 +42,47 @@ ORDINARY = [
 ]
 
 
+# Dangers said in plain words, without the textbook trigger ("gas leak", "carbon monoxide"): symptoms with the
+# appliance or the place, plans to do dangerous work oneself, and conditions someone notices.
+PLAIN_DANGERS = [
+    ("I'd like to add a circuit for the hot tub to our breaker panel on my own", "electrical"),
+    ("the panel in the basement hums and one breaker feels warm", "electrical"),
+    ("we want to jack up the sagging beam under the kitchen ourselves", "structural"),
+    ("the kitchen ceiling dropped an inch overnight and we hear cracking", "structural"),
+    ("the kids get headaches in the morning that go away by lunch at school", "carbon_monoxide"),
+    ("the stove burners burn yellow and leave soot on the pots", "carbon_monoxide"),
+    ("sewage came up through the floor drain in the laundry room", "sewage_backup"),
+    ("I plan to move the gas dryer a few feet and redo the fittings", "gas"),
+    ("there's a faint egg smell near the furnace every morning", "gas"),
+    ("the pipe on the side of the water heater keeps dribbling hot water", "water_heater_pressure"),
+    ("water is ankle deep in the basement and the freezer sits in it", "flooding"),
+    ("the bathroom ceiling has fuzzy black growth from one end to the other", "mold_large_area"),
+    ("a loud bang came from the garage and now the opener can't lift the door", "garage_door_spring"),
+    ("my son drank some of the blue window cleaner", "chemicals"),
+    ("the floor under the old carpet has black glue from square tiles and I want to grind it off", "asbestos"),
+    ("the phone charger left under the pillow gets hot every night", "fire_risk"),
+    ("the e-bike battery in the hall is swollen and hissing", "fire"),
+]
+
+# Ordinary problems that share words with those dangers ("pilot", "smoke alarm", "gauge", "garage door", "hisses").
+PLAIN_ORDINARY = [
+    "the pilot hole I drilled for the shelf screw is too big",
+    "burnt toast set off the smoke alarm and it stopped once we opened a window",
+    "the boiler pressure gauge reads 1.2 bar and every radiator is warm",
+    "the remote for the garage door opener needs a new battery",
+    "the deck boards have turned grey and weathered",
+    "we want to plant a hedge along the driveway",
+    "the grout in the shower has gone dark",
+    "the car left an oil stain on the driveway",
+    "the radiator in the hall hisses softly when the heat comes on",
+    "the dryer needs two cycles to dry a load of towels",
+    "a squirrel sits on the bird feeder all day",
+    "the sump pump runs often in spring",
+    "the chimney needs a new coat of paint on the outside",
+    "the water in the shower takes a minute to warm up",
+]
+
+
 @pytest.mark.parametrize(("text", "category"), DANGEROUS)
 def test_dangerous_text_triggers_its_category(knowledge: triz.TrizKnowledge, text: str, category: str) -> None:
     found = [h.category for h in knowledge.check_hazards(text)]
@@ -64,3 +105,15 @@ def test_stop_hazards_come_first_and_say_what_to_do(knowledge: triz.TrizKnowledg
 
 def test_module_shortcut(knowledge: triz.TrizKnowledge) -> None:
     assert [h.category for h in triz.hazards_in("carbon monoxide alarm beeping")] == ["carbon_monoxide"]
+
+
+@pytest.mark.parametrize(("text", "category"), PLAIN_DANGERS)
+def test_plain_words_danger_triggers_its_category(knowledge: triz.TrizKnowledge, text: str, category: str) -> None:
+    found = [h.category for h in knowledge.check_hazards(text)]
+    assert category in found, f"{text!r} -> {found}"
+
+
+@pytest.mark.parametrize("text", PLAIN_ORDINARY)
+def test_plain_words_ordinary_problem_triggers_nothing(knowledge: triz.TrizKnowledge, text: str) -> None:
+    found = [(h.category, h.matched) for h in knowledge.check_hazards(text)]
+    assert found == [], f"{text!r} -> {found}"
