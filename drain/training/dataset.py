@@ -228,12 +228,19 @@ def build_dataset(out: Path, *, gold_files: Sequence[Path], knowledge: TrizKnowl
     for case, vector in zip(cases, vectors, strict=True):
         (valid if case.id in valid_ids else train).extend(builder.case_examples(case, vector))
     builder.grounder.exclude_cases = frozenset()
-    store_examples = 0
+    store_examples = store_leaks = 0
     for path in exports:
         for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                train.append({**json.loads(line), "source": "store"})
-                store_examples += 1
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            meta = row.get("metadata") or {}
+            if meta.get("problem") and leak_check([meta["problem"]], held_out):
+                store_leaks += 1  # a benchmark dev/test problem solved through DRAIN never trains it
+                continue
+            train.append({"messages": row["messages"], "step": meta.get("step") or row.get("step", "store"),
+                          "source": "store", "id": str(meta.get("run_id") or row.get("id", ""))})
+            store_examples += 1
     train = _dedupe(train)
     rng.shuffle(train)
     out.mkdir(parents=True, exist_ok=True)
@@ -248,6 +255,7 @@ def build_dataset(out: Path, *, gold_files: Sequence[Path], knowledge: TrizKnowl
         "gold_records": len(records), "library_cases": len(cases), "library_digest": builder.grounder.library.digest,
         "valid_record_ids": sorted(valid_ids), "gold_files": [str(p) for p in gold_files],
         "exports": [str(p) for p in exports], "store_examples": store_examples,
+        "store_examples_left_out_as_benchmark_leaks": store_leaks,
         "answers_added_to_offered_lists": dict(builder.inserted),
         "held_out_problems_checked": len(held_out), "leaks": 0,
         "sha256": {name: hashlib.sha256((out / name).read_bytes()).hexdigest()
