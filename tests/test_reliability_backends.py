@@ -146,7 +146,7 @@ def test_a_solve_past_its_timeout_stops_its_model_calls(one_slot: EmbeddedBacken
     store = Store(tmp_path / "runs.sqlite")
 
     async def go() -> float:
-        planner = Planner(one_slot, PlannerSettings(depth=2, timeout=1.0), store=store)
+        planner = Planner(one_slot, PlannerSettings(depth=2, timeout=1.0, grounded=False), store=store)
         started = time.perf_counter()
         with pytest.raises(ModelTimeoutError, match="within its timeout of 1 s"):
             await planner.solve_async("leaking basement on budget")

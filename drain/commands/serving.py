@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -80,6 +81,7 @@ def serve(
     api_key: str | None = BackendOptions.api_key,
     slots: int | None = BackendOptions.slots,
     threads: int | None = BackendOptions.threads,
+    no_library: bool = typer.Option(False, "--no-library", help="Without the house library (for comparison)."),
 ) -> None:
     """Serve the API (/v1, docs at /docs) and the phone page (/) with one shared model."""
     try:
@@ -94,6 +96,8 @@ def serve(
             raise InputError(f"--cors-origin takes an origin such as https://example.org, not {origin!r}")
     token = _checked_access(host, token, no_auth)
     settings = make_settings(depth, max_calls, seed, temperature, sequential)
+    if no_library:
+        settings = dataclasses.replace(settings, grounded=False)
     engine = make_backend(backend, model, adapter, no_adapter, base_url, api_key, slots, threads=threads,
                           timeout=timeout)
     from drain.serve.access import HostPolicy
