@@ -103,6 +103,19 @@ def test_a_chosen_card_that_creates_a_problem_is_followed_with_its_answer_cards(
     assert {i.card for i in follow.contradictions[0].ideas} == {"battery-backup-sump", "water-powered-backup-sump"}
 
 
+def test_a_parts_fix_that_creates_a_problem_is_followed_one_level_deeper_at_the_default_depth() -> None:
+    """The brief's basement: the interior drain shown for the through-the-wall cause brings "the sump pump
+    needs power in a storm", answered by the backup pumps; at depth 2 the part has no room for it."""
+    tree = _planner(FakeBackend()).solve(BASEMENT)  # the default depth
+    ideas = [i for part in tree.subproblems for c in part.contradictions for i in c.ideas]
+    drain = next(i for i in ideas if i.card == "interior-drain-channel-sump")
+    follow = drain.followup
+    assert follow is not None and follow.depth == 3 and "power" in follow.problem
+    assert {i.card for i in follow.contradictions[0].ideas} == {"battery-backup-sump", "water-powered-backup-sump"}
+    shallow = _planner(FakeBackend(), depth=2).solve(BASEMENT)
+    assert all(i.followup is None for part in shallow.subproblems for c in part.contradictions for i in c.ideas)
+
+
 def test_depth_one_has_no_parts_or_followups() -> None:
     tree = _planner(FakeBackend(), depth=1).solve(BASEMENT)
     assert tree.subproblems == []
