@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from drain.problem import MAX_PROBLEM_CHARS
 
-__all__ = ["FeedbackBatch", "FeedbackRequest", "SolveRequest", "Vote"]
+__all__ = ["DeviceRun", "FeedbackBatch", "FeedbackRequest", "SolveRequest", "Vote"]
 
 RUN_ID = r"^[A-Za-z0-9_-]{4,64}$"
 EVENT_ID = r"^[A-Za-z0-9_.:-]{8,100}$"
@@ -53,3 +53,13 @@ class FeedbackBatch(_Body):
     """Votes queued on a phone while offline. Each is checked on its own: one bad vote drops only itself."""
 
     votes: list[Any] = Field(max_length=500, description="Each a Vote: {run, idea?, rating, note?, client_event_id}.")
+
+
+class DeviceRun(_Body):
+    """A solve the phone made itself (offline, with the on-device engine), sent when the server is back so its
+    votes have a run to belong to. ``id`` is the phone's own run id: sending it again changes nothing."""
+
+    id: str = Field(pattern=r"^d-[A-Za-z0-9_-]{8,62}$", description="The phone's run id (d-...).")
+    problem: str = Field(max_length=MAX_PROBLEM_CHARS * 2)
+    tree: dict[str, Any] = Field(description="The solve JSON contract (schema_version 2) the phone made.")
+    model: str | None = Field(None, max_length=200, description="The model file the phone ran.")
