@@ -140,7 +140,8 @@ def _fit_factors() -> dict[str, dict[str, float]]:
 
 
 def _tuning(grounder: Grounder) -> dict[str, Any]:
-    from drain.grounding import cards, families, grounder as grounding, pairs
+    from drain.grounding import cards, families, pairs
+    from drain.grounding import grounder as grounding
 
     tuning = grounder.semantic_hazards.tuning
     return {
