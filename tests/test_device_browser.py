@@ -109,6 +109,20 @@ def test_offline_solve_vote_and_sync_at_390x844(served: tuple[DeviceServer, Stor
         assert until(page, "document.querySelector('#sync').textContent.includes('sent')", 30)
 
 
+def check_embeddings(page: Any) -> None:
+    """wllama's sentence vectors in the page match Python's (llama.cpp natively) within a small tolerance."""
+    import numpy as np
+
+    from drain.embed.bert_gguf import PROBES
+    from drain.embed.encoder import default_embedder
+
+    python = default_embedder().embed(list(PROBES))
+    for text, theirs in zip(PROBES, python, strict=True):
+        mine = np.asarray(page.evaluate("(text) => window.drainEmbed(text)", text), dtype=np.float64)
+        assert mine.shape == theirs.shape
+        assert float(mine @ theirs) / float(np.linalg.norm(mine) * np.linalg.norm(theirs)) >= 0.999, text
+
+
 def test_offline_gas_problem_shows_the_stop_hazard_first_at_360x740(served: tuple[DeviceServer, Store],
                                                                      playwright: Any, tmp_path: Path) -> None:
     server, _ = served
@@ -116,6 +130,7 @@ def test_offline_gas_problem_shows_the_stop_hazard_first_at_360x740(served: tupl
         page = first_visit(context, server.url)
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # no sideways scroll
         cut_network(context, page)
+        check_embeddings(page)
         page.fill("#problem", "I smell gas near the stove")
         page.click("#solve")
         assert until(page, "document.querySelector('#hazards [data-hazard]') !== null", 120, every=0.1)

@@ -5,7 +5,7 @@
 // Everything the model wrote is inserted with textContent: never parsed as HTML.
 // Solving on the phone itself (offline.js, engine/): automatic when offline, or chosen (?engine=device|server);
 // the result says which engine answered (<section id="result" data-engine="device|server">).
-import { measures, pendingRunIds, solveOnDevice, startOffline, syncRuns } from "./offline.js";
+import { embedHere, measures, pendingRunIds, solveOnDevice, startOffline, syncRuns } from "./offline.js";
 import { collectHazards, el, renderHazards, renderTree } from "./render.js";
 
 const QUEUE_KEY = "drain.pendingVotes.v1";
@@ -381,6 +381,7 @@ function start() {
   const asked = new URLSearchParams(location.search).get("engine");
   if (["device", "server", "auto"].includes(asked)) $("engine").value = asked;
   window.drainMeasures = () => ({ ...measures(), last_device_solve_seconds: state.lastDeviceSeconds ?? null });
+  window.drainEmbed = embedHere; // for tests and the benchmark: the phone's sentence vector of a text
   $("ask").addEventListener("submit", submit);
   $("problem").addEventListener("keydown", (event) => {
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {

@@ -112,6 +112,12 @@ export function measures() {
            cross_origin_isolated: Boolean(globalThis.crossOriginIsolated) };
 }
 
+/** The phone's embedding of `text` (for the check that wllama's vectors match Python's). */
+export async function embedHere(text) {
+  const engine = await prepare();
+  return Array.from(await engine.embedder.embed(text));
+}
+
 function newRunId() {
   const bytes = new Uint8Array(8);
   crypto.getRandomValues(bytes);
