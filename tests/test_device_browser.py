@@ -4,7 +4,8 @@ model and the real embedding model run in the page through wllama (llama.cpp in 
 At 390x844: first visit online, wait for "ready offline", cut the network, solve "leaking basement on
 budget" on the phone (every contradiction's principles are its matrix cell's), vote, come back online and
 find the vote in SQLite on the run the phone solved. At 360x740: first visit, cut the network, solve a gas
-problem: the stop hazard shows first, while the phone is still thinking. Screenshots go to test-artifacts/.
+problem: the stop hazard shows first, while the phone is still thinking; that solve runs in a page
+reloaded with no network (the service worker's shell, the bundle from Cache Storage). Screenshots go to test-artifacts/.
 """
 
 from __future__ import annotations
@@ -75,6 +76,12 @@ def test_offline_solve_vote_and_sync_at_390x844(served: tuple[DeviceServer, Stor
     with phone_browser(playwright, tmp_path / "profile", "390x844") as context:
         page = first_visit(context, server.url)
         assert page.evaluate("crossOriginIsolated") is True  # drain serve sends COOP/COEP
+        page.select_option("#engine", "server")  # online, the homeowner may choose the server
+        page.fill("#problem", "leaking basement on budget")
+        page.click("#solve")
+        assert until(page, "document.querySelector('#status').textContent.startsWith('Done:')", 60)
+        assert page.get_attribute("#result", "data-engine") == "server"
+        page.select_option("#engine", "auto")  # automatic: the phone answers once offline
         cut_network(context, page)
         solve_here(page, "leaking basement on budget")
         status = page.locator("#status").text_content()
@@ -129,8 +136,11 @@ def test_offline_gas_problem_shows_the_stop_hazard_first_at_360x740(served: tupl
     with phone_browser(playwright, tmp_path / "profile", "360x740") as context:
         page = first_visit(context, server.url)
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # no sideways scroll
-        cut_network(context, page)
         check_embeddings(page)
+        cut_network(context, page)
+        page.reload()  # the app opened with no network: the service worker's shell, the bundle from the cache
+        assert until(page, READY, 300) and page.evaluate("document.body.dataset.offlineReady") == "true", \
+            page.locator("#offline-status").text_content()
         page.fill("#problem", "I smell gas near the stove")
         page.click("#solve")
         assert until(page, "document.querySelector('#hazards [data-hazard]') !== null", 120, every=0.1)
