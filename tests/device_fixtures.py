@@ -31,6 +31,29 @@ PROBLEMS = (
 )
 RULE_TEXTS = ("rewire the panel myself", "there's a burning smell from the outlet", "remove the popcorn ceiling",
               "the carbon monoxide alarm keeps beeping", "squeaky door hinge")
+INSTRUCTIONS = "Choose the fixes that suit this homeowner best from the list of basement fixes by their ids."
+REPLIES = (  # (step, offered ids, most, reply text): what the model may send back, valid or not
+    ("contradict", ("30x32", "30x25", "27x36"), 2, '{"pairs": ["30x25", "30x32"]}'),
+    ("contradict", ("30x32", "30x25", "27x36"), 2, '{"pairs": ["0x0"]}'),
+    ("contradict", ("30x32", "30x25", "27x36"), 2, '{"pairs": []}'),
+    ("contradict", ("30x32", "30x25", "27x36"), 2, '{"pairs": ["30x32", "30x32"]}'),
+    ("contradict", ("30x32", "30x25", "27x36"), 2, '{"pairs": ["30x32", "30x25", "27x36"]}'),
+    ("contradict", ("30x32", "30x25", "27x36"), 2, '{"pairs": "30x32"}'),
+    ("contradict", ("30x32", "30x25", "27x36"), 2, '{"pairs": ["30x32"], "why": "cheap"}'),
+    ("contradict", ("30x32", "30x25", "27x36"), 2, '{}'),
+    ("resolve", ("extend-downspouts", "regrade-soil-away"), 1, '{"cards": ["regrade-soil-away"]}'),
+    ("resolve", ("extend-downspouts", "regrade-soil-away"), 1, '{"cards": ["dig-out"]}'),
+    ("frame", (), 0, '{"restated": "A wet basement.", "ideal_final_result": "It stays dry.", "budget": "tight", '
+                     '"skill": "unknown", "time": "unknown", "tenure": "own"}'),
+    ("frame", (), 0, '{"restated": " ab ", "ideal_final_result": "It stays dry.", "budget": "tight", '
+                     '"skill": "unknown", "time": "unknown", "tenure": "own"}'),
+    ("frame", (), 0, '{"restated": "Choose the fixes that suit this homeowner best from the list", '
+                     '"ideal_final_result": "It stays dry.", "budget": "cheap", "skill": "unknown", "time": "unknown", '
+                     '"tenure": "own"}'),
+    ("frame", (), 0, '{"restated": "Choose the fixes that suit this homeowner best from the list", '
+                     '"ideal_final_result": "It stays dry.", "budget": "tight", "skill": "unknown", "time": "unknown", '
+                     '"tenure": "own"}'),
+)
 FRAME = {"restated": "The homeowner has a house problem to fix.", "ideal_final_result": "The problem fixes itself."}
 
 
@@ -101,6 +124,25 @@ def _case(problem: str) -> dict[str, Any]:
     }
 
 
+def _replies() -> list[list[Any]]:
+    """Each of :data:`REPLIES` with Python's verdict: the parsed reply, or the error the re-ask quotes."""
+    from drain.planner.session import _validate
+    from drain.steps import contradict, frame, resolve
+    from drain.steps.base import Request
+
+    found = []
+    for step, ids, most, text in REPLIES:
+        if step == "contradict":
+            model = contradict.reply_model(ids, most)
+        elif step == "resolve":
+            model = resolve.reply_model(ids, most, ())
+        else:
+            model = frame.FrameReply
+        reply, error = _validate(Request(step, [{"role": "system", "content": INSTRUCTIONS}], model, 40), text)
+        found.append([step, list(ids), most, text, reply.model_dump() if reply is not None else None, error])
+    return found
+
+
 def build_fixtures() -> dict[str, Any]:
     from drain.device.export import build_export
     from triz.knowledge import load
@@ -112,6 +154,8 @@ def build_fixtures() -> dict[str, Any]:
         "rules": [[text, [h.category for h in knowledge.check_hazards(text)],
                    [h.category for h in knowledge.hazards.check(text, actions=True)]] for text in RULE_TEXTS],
         "constraints": [[text, [c.name for c in knowledge.lexicon.constraints(text)]] for text in PROBLEMS],
+        "instructions": INSTRUCTIONS,
+        "replies": _replies(),
         "cases": [_case(problem) for problem in PROBLEMS],
     }
 

@@ -109,7 +109,7 @@ def solve_here(page: Any, problem: str, timeout: float = 900) -> float:
 
 
 class MemoryWatch:
-    """The peak resident memory of chromium's renderer processes (the tab and its workers), sampled."""
+    """The peak resident memory of chromium's renderer processes (the tab and its workers), sampled from /proc."""
 
     def __init__(self, every: float = 0.5) -> None:
         self.every = every
@@ -118,13 +118,17 @@ class MemoryWatch:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _sample(self) -> int:
-        import psutil
-
         total = 0
-        for proc in psutil.process_iter(["cmdline", "memory_info"]):
-            cmdline = proc.info.get("cmdline") or []
-            if cmdline and "chromium" in cmdline[0] and "--type=renderer" in cmdline and proc.info["memory_info"]:
-                total += proc.info["memory_info"].rss
+        for status in Path("/proc").glob("[0-9]*/status"):
+            try:
+                cmdline = (status.parent / "cmdline").read_bytes().split(b"\0")
+                if "chromium" not in cmdline[0].decode(errors="replace") or b"--type=renderer" not in cmdline:
+                    continue
+                for line in status.read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+            except (OSError, IndexError, ValueError):
+                continue  # the process ended meanwhile
         return total
 
     def _run(self) -> None:

@@ -2,10 +2,10 @@
 
 tests/data/device_fixtures.json holds Python's readings and trees (tests/device_fixtures.py); node runs
 the engine of drain/serve/static/engine/ on the exported data with the same query vectors and the same
-scripted model (tests/js/run_fixtures.mjs). Compared: rule hazards (problem and fix wording), constraints,
-similar-situation hazards, family ranking, causes, candidate pairs, the matrix cells, the offered cards,
-and the whole solution tree (every contradiction, principle, idea, question, part, follow-up and stat but
-the clock's). Every matrix cell is compared too.
+scripted model (tests/js/run_fixtures.mjs). Compared: reply validation (valid, or the re-ask's error),
+rule hazards (problem and fix wording), constraints, similar-situation hazards, family ranking, causes,
+candidate pairs, the matrix cells, the offered cards, and the whole solution tree (every contradiction,
+principle, idea, question, part, follow-up and stat but the clock's). Every matrix cell is compared too.
 """
 
 from __future__ import annotations
@@ -63,6 +63,13 @@ def test_rules_and_constraints_match(both: tuple[dict[str, Any], dict[str, Any]]
     assert javascript["rules"] == python["rules"]
     assert javascript["constraints"] == python["constraints"]
     assert any(fired for _, fired, _ in python["rules"]) and any(not fired for _, fired, _ in python["rules"])
+
+
+def test_reply_validation_matches(both: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    """The same replies are accepted (parsed the same) or refused with the error the re-ask quotes."""
+    python, javascript = both
+    assert javascript["replies"] == python["replies"]
+    assert {error is None for *_, error in python["replies"]} == {True, False}
 
 
 @pytest.mark.parametrize("field", ["rule_hazards", "similar_hazards", "families", "close_call", "causes", "pairs",

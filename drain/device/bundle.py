@@ -83,8 +83,12 @@ class DeviceBundle:
             path = self._embed or self._disk(name)
             if path is None:
                 from drain.embed.encoder import Embedder
+                from drain.errors import DrainError
 
-                path = Embedder().path  # the checked GGUF, written once into DRAIN's cache
+                try:
+                    path = Embedder().path  # the checked GGUF, written once into DRAIN's cache
+                except DrainError:
+                    return None  # no embedding model here (its wheel is missing): listed as missing
             return DeviceFile(name, path=path) if path.is_file() else None
         if name in (DATA_FILE, VECTORS_FILE):
             if self._disk(DATA_FILE) and self._disk(VECTORS_FILE):

@@ -8,6 +8,7 @@ import { Grounder, LibraryIndex } from "../../drain/serve/static/engine/groundin
 import { Knowledge } from "../../drain/serve/static/engine/knowledge.js";
 import { DevicePlanner } from "../../drain/serve/static/engine/planner.js";
 import { ProblemChecks } from "../../drain/serve/static/engine/problem.js";
+import { schemaFor, validateReply } from "../../drain/serve/static/engine/replies.js";
 
 const [folder, fixturesPath] = process.argv.slice(2);
 const data = JSON.parse(readFileSync(`${folder}/drain-device.json`, "utf-8"));
@@ -52,9 +53,17 @@ const scripted = {
   },
 };
 
-const knowledge = new Knowledge(data);
 const index = new LibraryIndex(data.index, vectors);
-const out = { digest: data.digest, rules: [], constraints: [], cases: [] };
+const knowledge = new Knowledge(data);
+const out = { digest: data.digest, rules: [], constraints: [], replies: [], cases: [] };
+for (const [step, ids, most, text] of fixtures.replies) {
+  const template = data.steps[step].schema;
+  const schema = step === "frame" ? template : schemaFor(template, data.steps.placeholders, ids, most);
+  const distinct = { frame: [], contradict: ["pairs"], resolve: ["cards"] }[step];
+  const call = { step, schema, distinct, messages: [{ role: "system", content: fixtures.instructions }] };
+  const { reply, error } = validateReply(knowledge.stemmer, call, text);
+  out.replies.push([step, ids, most, text, reply, error]);
+}
 for (const [text] of fixtures.rules) {
   out.rules.push([text, knowledge.checkHazards(text).map((h) => h.category),
                   knowledge.checkHazards(text, { actions: true }).map((h) => h.category)]);
