@@ -135,8 +135,13 @@ def _device_tree() -> dict:
 
 def test_a_phones_run_is_stored_once_and_takes_its_offline_votes(client: TestClient) -> None:
     tree = _device_tree()
+    exchange = {"step": "frame", "messages": [{"role": "system", "content": "You are DRAIN."},
+                                              {"role": "user", "content": 'Problem: "leaking basement on budget"'}],
+                "schema": {"type": "object"}, "reply": '{"restated": "A wet basement."}', "valid": True,
+                "error": None, "attempt": 1, "prompt_tokens": 40, "completion_tokens": 12, "seconds": 0.8,
+                "started_at": 1_790_000_000.0}
     body = {"id": "d-00112233445566ff", "problem": "leaking basement on budget", "tree": tree,
-            "model": "drain-phone.gguf"}
+            "model": "drain-phone.gguf", "exchanges": [exchange]}
     assert len(json.dumps(body)) > 16384  # bigger than any other request may be: this route has its own limit
     first = client.post("/v1/runs/device", json=body)
     assert first.status_code == 201 and first.json() == {"ok": True, "run": body["id"], "new": True}
@@ -145,6 +150,9 @@ def test_a_phones_run_is_stored_once_and_takes_its_offline_votes(client: TestCli
     run = client.get(f"/v1/runs/{body['id']}").json()
     assert run["source"] == "device" and run["backend"] == "device" and run["model"] == "drain-phone.gguf"
     assert run["tree"]["contradictions"] == tree["contradictions"]
+    logged = client.app.state.drain.runs.store.exchanges(body["id"])
+    assert len(logged) == 1 and logged[0]["step"] == "frame" and logged[0]["model"] == "drain-phone.gguf"
+    assert json.loads(logged[0]["messages_json"]) == exchange["messages"] and logged[0]["valid"] == 1
     votes = client.post("/v1/feedback/batch", json={"votes": [
         {"run": body["id"], "idea": 1, "rating": "up", "client_event_id": "v-0011223344556677"}]}).json()
     assert votes["saved"] == 1
@@ -155,6 +163,8 @@ def test_a_phones_run_is_stored_once_and_takes_its_offline_votes(client: TestCli
     ({"tree": {"problem": "x", "surprise": 1}}, "tree"),
     ({"id": "not-a-device-id"}, "id"),
     ({"problem": ""}, "problem"),
+    ({"exchanges": [{"step": "deepen", "messages": [], "schema": {}, "reply": "", "valid": True, "attempt": 1,
+                     "started_at": 0}]}, "exchanges"),
 ])
 def test_a_bad_phone_run_is_refused_naming_the_field(client: TestClient, change: dict, field: str) -> None:
     body = {"id": "d-00112233445566aa", "problem": "leaking basement on budget", "tree": {"problem": "x"}, **change}

@@ -111,6 +111,9 @@ def test_offline_solve_vote_and_sync_at_390x844(served: tuple[DeviceServer, Stor
         run = store.get_run(run_id)
         assert run["source"] == "device" and run["status"] in ("ok", "partial")
         tree = store.get_tree(run_id)
+        logged = store.exchanges(run_id)  # the phone's model replies reach the store too: training data
+        assert logged and {e["step"] for e in logged} <= {"frame", "contradict", "resolve"}
+        assert any(e["step"] == "frame" for e in logged) and all(e["model"] == "drain-phone.gguf" for e in logged)
         first = tree.contradictions[0]
         assert f"{first.improving.id}x{first.worsening.id}" == cells[0][0]  # the stored tree is the one shown
         assert until(page, "document.querySelector('#sync').textContent.includes('sent')", 30)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import PurePath
+from types import SimpleNamespace
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -140,8 +141,10 @@ def _store_device_run(store: Store, body: DeviceRun) -> tuple[str, bool]:
     except UnknownRunError:
         pass
     tree.run_id = body.id
-    store.start_run(body.problem, source="device", backend={"backend": "device", "model": body.model or "wllama"},
-                    settings=dict(tree.settings), run_id=body.id)
+    backend = {"backend": "device", "model": body.model or "wllama"}
+    store.start_run(body.problem, source="device", backend=backend, settings=dict(tree.settings), run_id=body.id)
+    for exchange in body.exchanges:  # as the planner logs its own: what `drain export` and training read
+        store.log_exchange(body.id, SimpleNamespace(**exchange.model_dump(by_alias=True)), backend)
     store.finish_run(body.id, tree)
     return body.id, True
 

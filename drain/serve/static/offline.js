@@ -129,13 +129,15 @@ export async function solveOnDevice(problem, { depth = null, family = null, onEv
   const engine = await prepare();
   const runId = newRunId();
   const settings = depth ? { depth } : {};
+  const exchanges = []; // the model's requests and replies: training data once they reach the server
   const tree = await engine.planner.solve(problem, {
     settings, family, backend: { backend: "device", model: "drain-phone.gguf", adapter: null },
     onEvent: (kind, data) => onEvent(kind, kind === "start" ? { ...data, run_id: runId } : data),
+    onExchange: (exchange) => exchanges.push(exchange),
   });
   tree.run_id = runId;
   const runs = loadRuns();
-  runs.push({ id: runId, problem, tree, model: "drain-phone.gguf" });
+  runs.push({ id: runId, problem, tree, model: "drain-phone.gguf", exchanges });
   saveRuns(runs.slice(-50));
   onEvent("result", tree);
   return tree;

@@ -48,6 +48,7 @@ class Session {
         throw new CallBudgetExhausted(`stopped at the call limit (${this.settings.max_calls})`);
       }
       this.stats.llm_calls += 1;
+      const startedAt = Date.now() / 1000;
       const started = performance.now();
       const completion = await this.llm.complete(messages, {
         schema: call.schema, maxTokens: Math.min(call.maxTokens, 1024), temperature: this.settings.temperature,
@@ -61,7 +62,8 @@ class Session {
       if (this.onExchange) {
         this.onExchange({ step: call.step, messages, schema: call.schema, reply: completion.text, valid: !error, error,
                           attempt, prompt_tokens: completion.prompt_tokens,
-                          completion_tokens: completion.completion_tokens, seconds: completion.seconds });
+                          completion_tokens: completion.completion_tokens, seconds: completion.seconds,
+                          started_at: startedAt });
       }
       if (!error) return { reply: checked.reply, error: null, attempts: attempt };
       if (attempt === 1) {
