@@ -38,7 +38,7 @@ class BackendOptions:
 
 
 class PlannerOptions:
-    depth = typer.Option(2, "--depth", "-d", min=1, max=5, help="Levels of problems: 1 = the problem alone.")
+    depth = typer.Option(3, "--depth", "-d", min=1, max=5, help="Levels of problems: 1 = the problem alone.")
     max_calls = typer.Option(24, "--max-calls", min=1, max=500, help="Model calls per solve, re-asks included.")
     seed = typer.Option(0, "--seed", min=0, max=2**32 - 1,
                         help="Sampling seed (0 or more); temperature 0 with a seed repeats exactly.")
