@@ -169,6 +169,7 @@ def _steps(prompts: PromptLibrary) -> dict[str, Any]:
         "contradict": {"max_tokens": contradict.MAX_TOKENS, "template": sources["contradict"],
                        "schema": schema_of(contradict.reply_model(PLACEHOLDERS, 2))},
         "resolve": {"max_tokens": resolve.MAX_TOKENS, "idea_tokens": resolve.IDEA_TOKENS,
+                    "offer_within": resolve.OFFER_WITHIN,
                     "template": sources["resolve"], "schema": schema_of(resolve.reply_model(PLACEHOLDERS, 2, ()))},
         "placeholders": list(PLACEHOLDERS),
     }

@@ -244,10 +244,12 @@ export class DevicePlanner {
 
   async resolveRequest(context, task) {
     const c = task.data.contradiction;
-    const offered = await this.offeredCards(context, task.node, c);
-    task.data.offered = offered;
+    const ranked = await this.offeredCards(context, task.node, c);
+    task.data.offered = ranked;
     const most = context.settings.principles;
-    if (offered.length <= most) return null; // every card offered is shown: nothing to choose
+    // the model chooses only among the cards scored close to the best (drain.steps.resolve.close_to_best)
+    const offered = ranked.filter((o) => o.score >= this.steps.resolve.offer_within * ranked[0].score);
+    if (offered.length <= most) return null; // the ranking is clear: its best cards are shown, nothing to choose
     const names = this.knowledge.parameterNames;
     const views = offered.map((o) => ({ id: o.card.id, what: o.card.what, cost: o.card.band, diy: o.card.diy,
                                         principle: o.principle }));
@@ -423,6 +425,7 @@ export class DevicePlanner {
     }
     if (s.depth < 2 || s.subproblems < 1 || !tree.diagnosis.length) return [];
     const taken = tree.contradictions.flatMap((c) => c.ideas.filter((i) => i.card).map((i) => i.card));
+    const tasks = [];
     for (const match of grounding.causes.filter((m) => fixes.get(m.cause.id).length).slice(0, s.subproblems)) {
       const child = build.node(match.cause.cause, 2, {
         check: match.cause.check,
@@ -451,6 +454,20 @@ export class DevicePlanner {
         }
       }
       tree.subproblems.push(child);
+      tasks.push(...this.partFollowups(context, child, c.ideas));
+    }
+    return tasks;
+  }
+
+  /** The new problem a part's first fix that creates one brings, one level deeper (while the depth allows). */
+  partFollowups(context, part, ideas) {
+    if (part.depth >= context.settings.depth || context.settings.deepen < 1) return [];
+    for (const idea of ideas) {
+      const card = idea.card ? this.grounder.cards.get(idea.card) : null;
+      if (card && card.creates.length) {
+        idea.followup = build.node(card.creates[0].problem, part.depth + 1);
+        return [{ step: "followup", node: idea.followup, data: { followup: card.creates[0] } }];
+      }
     }
     return [];
   }

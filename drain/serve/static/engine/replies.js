@@ -1,7 +1,8 @@
 // The model steps' replies on the phone: the JSON schema sent to wllama (the exported pydantic schema, with
 // this call's ids in its enums) and the validation of what comes back, as drain/steps/*.py and
-// drain/planner/session.py do it: the schema's own rules, each id given once, and no copy of the
-// instructions. An invalid reply gets one re-ask with the error; then the step's fallback stands in.
+// drain/planner/session.py do it: the schema's own rules and no copy of the
+// instructions; an id given twice is read once. An invalid reply gets one re-ask with the error; then the
+// step's fallback stands in.
 
 /** The schema of one call: the exported template with `choices` in place of the placeholders, at most `most`. */
 export function schemaFor(template, placeholders, choices, most) {
@@ -103,10 +104,8 @@ export function validateReply(stemmer, call, text) {
   try {
     const reply = check(call.schema, parsed, "reply");
     for (const field of call.distinct || []) {
-      const values = reply[field] || [];
-      if (new Set(values).size !== values.length) {
-        throw new ReplyError(`${field}: Value error, each ${field === "pairs" ? "pair may be given" : "card may be chosen"} once`);
-      }
+      // a repeated id adds nothing: it is read once (the best-ranked candidates fill the places left)
+      if (Array.isArray(reply[field])) reply[field] = [...new Set(reply[field])];
     }
     checkNotEcho(stemmer, reply, call.messages[0].content);
     return { reply, error: null };
