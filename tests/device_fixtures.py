@@ -30,7 +30,9 @@ PROBLEMS = (
     "ice dams on the roof every winter",
 )
 RULE_TEXTS = ("rewire the panel myself", "there's a burning smell from the outlet", "remove the popcorn ceiling",
-              "the carbon monoxide alarm keeps beeping", "squeaky door hinge")
+              "the carbon monoxide alarm keeps beeping", "squeaky door hinge",
+              "rain dripped into our main electrical panel", "the panel is fine but rain came in the attic window",
+              "water is leaking onto the breaker box in the garage", "rain on the window, and later the panel hummed")
 INSTRUCTIONS = "Choose the fixes that suit this homeowner best from the list of basement fixes by their ids."
 REPLIES = (  # (step, offered ids, most, reply text): what the model may send back, valid or not
     ("contradict", ("30x32", "30x25", "27x36"), 2, '{"pairs": ["30x25", "30x32"]}'),
@@ -151,8 +153,9 @@ def build_fixtures() -> dict[str, Any]:
     export = build_export()
     return {
         "digest": export.digest,
-        "rules": [[text, [h.category for h in knowledge.check_hazards(text)],
-                   [h.category for h in knowledge.hazards.check(text, actions=True)]] for text in RULE_TEXTS],
+        "rules": [[text, [[h.category, list(h.matched)] for h in knowledge.check_hazards(text)],
+                   [[h.category, list(h.matched)] for h in knowledge.hazards.check(text, actions=True)]]
+                  for text in RULE_TEXTS],
         "constraints": [[text, [c.name for c in knowledge.lexicon.constraints(text)]] for text in PROBLEMS],
         "instructions": INSTRUCTIONS,
         "replies": _replies(),

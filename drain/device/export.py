@@ -63,9 +63,10 @@ class DeviceExport:
 
 def _text_tables() -> dict[str, Any]:
     from triz import text
+    from triz.hazards import TOGETHER_WINDOW
 
-    return {"skip": sorted(text._SKIP), "spelling": dict(text._SPELLING), "keep": sorted(text._KEEP),
-            "filler": sorted(text.FILLER)}
+    return {"together_window": TOGETHER_WINDOW, "skip": sorted(text._SKIP), "spelling": dict(text._SPELLING),
+            "keep": sorted(text._KEEP), "filler": sorted(text.FILLER)}
 
 
 def _problem_checks() -> dict[str, Any]:
@@ -89,13 +90,15 @@ def _knowledge(knowledge: TrizKnowledge) -> dict[str, Any]:
                         for c in knowledge.constraints],
         "hazard_rules": [{"category": r.category, "severity": r.severity, "message": r.message,
                           "do_now": list(r.do_now), "professional": r.professional, "triggers": list(r.triggers),
-                          "actions": list(r.actions)} for r in knowledge.hazards.rules.values()],
+                          "actions": list(r.actions), "together": [[list(group) for group in entry]
+                                                                    for entry in r.together]}
+                         for r in knowledge.hazards.rules.values()],
     }
 
 
 def _house(grounder: Grounder) -> dict[str, Any]:
     library = grounder.library
-    families = [{"id": f.id, "name": f.name, "says": list(f.says),
+    families = [{"id": f.id, "name": f.name, "says": list(f.says), "ideal": f.ideal,
                  "causes": [{"id": c.id, "cause": c.cause, "check": c.check} for c in f.causes],
                  "contradictions": [{"improving": c.improving, "worsening": c.worsening, "why": c.why}
                                     for c in f.contradictions],

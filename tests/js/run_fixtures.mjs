@@ -65,8 +65,8 @@ for (const [step, ids, most, text] of fixtures.replies) {
   out.replies.push([step, ids, most, text, reply, error]);
 }
 for (const [text] of fixtures.rules) {
-  out.rules.push([text, knowledge.checkHazards(text).map((h) => h.category),
-                  knowledge.checkHazards(text, { actions: true }).map((h) => h.category)]);
+  out.rules.push([text, knowledge.checkHazards(text).map((h) => [h.category, h.matched]),
+                  knowledge.checkHazards(text, { actions: true }).map((h) => [h.category, h.matched])]);
 }
 for (const [text] of fixtures.constraints) out.constraints.push([text, knowledge.constraints(text).map((c) => c.name)]);
 

@@ -1,6 +1,6 @@
 // The TRIZ core on the phone: the matrix (fail closed), parameter and principle names, the hazard rules,
 // the constraints and the separation principles, all read from the exported data.
-import { PhraseIndex, Stemmer } from "./text.js";
+import { occursFrom, PhraseIndex, Stemmer } from "./text.js";
 
 /** Python's round(x, digits) on the exact binary value: half to even only on an exact tie. */
 export function roundTo(x, digits) {
@@ -29,6 +29,10 @@ export class Knowledge {
     this.triggers = new PhraseIndex(this.stemmer, this.rules.flatMap((r) => r.triggers.map((t) => [r.category, t])));
     this.withActions = new PhraseIndex(this.stemmer,
       this.rules.flatMap((r) => [...r.triggers, ...r.actions].map((t) => [r.category, t])));
+    // words that raise a hazard only together: every group's phrase within a few words of the others
+    this.window = data.text.together_window;
+    this.groups = new PhraseIndex(this.stemmer, this.rules.flatMap((r) => (r.together || []).flatMap((entry, e) =>
+      entry.flatMap((group, g) => group.map((t) => [`${r.category}\u0000${e}\u0000${g}`, t])))));
     this.constraintList = data.constraints;
     this.constraintIndex = new PhraseIndex(this.stemmer,
       data.constraints.flatMap((c) => c.phrases.map((p) => [c.name, p])));
@@ -64,11 +68,45 @@ export class Knowledge {
   /** The hazard rules that fire on `text`, stop first then in file order (triz.hazards.HazardChecker.check). */
   checkHazards(text, { actions = false } = {}) {
     const found = (actions ? this.withActions : this.triggers).find(text);
+    for (const [category, seen] of this.together(text)) {
+      if (!found.has(category)) found.set(category, []);
+      found.get(category).push(...seen);
+    }
     const matches = this.rules.filter((r) => found.has(r.category)).map((r) => ({
       category: r.category, severity: r.severity, message: r.message, do_now: [...r.do_now],
       professional: r.professional, matched: [...found.get(r.category)],
     }));
     return this.sortHazards(matches);
+  }
+
+  /** The categories whose `together` groups all occur within the window (triz.hazards.HazardChecker._together). */
+  together(text) {
+    const words = this.stemmer.stems(text);
+    const at = this.groups.positions(words);
+    const found = new Map();
+    for (const rule of this.rules) {
+      (rule.together || []).forEach((entry, e) => {
+        const spots = entry.map((_, g) => at.get(`${rule.category}\u0000${e}\u0000${g}`) || []);
+        if (!spots.every((s) => s.length) || !this.close(spots)) return;
+        const hit = entry.map((group, g) => this.phraseAt(group, words, spots[g][0])).join(" + ");
+        if (!found.has(rule.category)) found.set(rule.category, []);
+        found.get(rule.category).push(hit);
+      });
+    }
+    return found;
+  }
+
+  close(spots) {
+    return spots[0].some((first) => spots.slice(1).every((others) => others.some((p) => Math.abs(p - first)
+      <= this.window)));
+  }
+
+  phraseAt(group, words, start) {
+    const hit = group.find((t) => {
+      const stems = this.stemmer.stems(t);
+      return stems.length && stems[0] === words[start] && occursFrom(words, start, stems, 2);
+    });
+    return hit ?? group[0];
   }
 
   sortHazards(hazards) {

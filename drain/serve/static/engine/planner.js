@@ -272,6 +272,7 @@ export class DevicePlanner {
   async fallback(context, task, error) {
     if (task.step === "frame") {
       build.markPartial(task.node, `frame: ${error}`);
+      context.tree.ideal_final_result = (await this.libraryIdeal(context)) || context.tree.ideal_final_result;
       return [];
     }
     if (task.step === "contradict") {
@@ -287,10 +288,17 @@ export class DevicePlanner {
     return this.apply(context, task, null);
   }
 
+  /** The confidently matched family's ideal final result (the homeowner's chosen family first), if any. */
+  async libraryIdeal(context) {
+    const grounding = await this.grounding(context, context.tree);
+    if (context.family !== null) return this.grounder.families.get(context.family).ideal ?? null;
+    return grounding.family !== null ? grounding.family.family.ideal ?? null : null;
+  }
+
   async frame(context, task, reply) {
     const tree = context.tree;
     tree.restated = reply.restated;
-    tree.ideal_final_result = reply.ideal_final_result;
+    tree.ideal_final_result = (await this.libraryIdeal(context)) || reply.ideal_final_result;
     for (const name of ["budget", "skill", "time", "tenure"]) {
       if (tree.constraints[name] === "unknown") tree.constraints[name] = reply[name];
     }

@@ -54,7 +54,7 @@ export class Stemmer {
   }
 }
 
-function occursFrom(words, start, phrase, gap) {
+export function occursFrom(words, start, phrase, gap) {
   let position = start;
   for (const wanted of phrase.slice(1)) {
     const window = words.slice(position + 1, position + 2 + gap);
@@ -81,6 +81,20 @@ export class PhraseIndex {
       if (!this.byFirst.has(stems[0])) this.byFirst.set(stems[0], []);
       this.byFirst.get(stems[0]).push([stems, key, phrase]);
     }
+  }
+
+  /** Where each key's phrases start in `words` (stems), in order (triz.text.PhraseIndex.positions). */
+  positions(words, gap = 2) {
+    const found = new Map();
+    words.forEach((word, start) => {
+      for (const [stems, key] of this.byFirst.get(word) || []) {
+        if (occursFrom(words, start, stems, gap)) {
+          if (!found.has(key)) found.set(key, []);
+          if (!found.get(key).includes(start)) found.get(key).push(start);
+        }
+      }
+    });
+    return found;
   }
 
   /** Map of each key whose phrases occur in `text` to those phrases, in order of appearance. */
