@@ -121,8 +121,8 @@ class MemoryWatch:
         total = 0
         for status in Path("/proc").glob("[0-9]*/status"):
             try:
-                cmdline = (status.parent / "cmdline").read_bytes().split(b"\0")
-                if "chromium" not in cmdline[0].decode(errors="replace") or b"--type=renderer" not in cmdline:
+                cmdline = (status.parent / "cmdline").read_bytes()  # chromium rewrites it as one spaced line
+                if b"chromium" not in cmdline.split(b"\0")[0].split(b" ")[0] or b"--type=renderer" not in cmdline:
                     continue
                 for line in status.read_text().splitlines():
                     if line.startswith("VmRSS:"):
