@@ -42,7 +42,7 @@ from drain.batch_io import (
     read_items,
     stable_id,
 )
-from drain.errors import DrainError, InputError
+from drain.errors import KNOWN_ERRORS, InputError
 
 __all__ = [
     "BatchFailedError",
@@ -281,7 +281,7 @@ async def _solve_one(item: BatchItem, solve: Solve, stats: BatchStats) -> tuple[
         tree = await solve(item.problem or "")
     except FATAL:
         raise
-    except DrainError as err:
+    except KNOWN_ERRORS as err:
         stats.failed += 1
         return item.record(line=item.line, error=str(err)), not isinstance(err, InputError)
     except Exception as err:  # one bad problem must not stop the batch: record it and go on

@@ -167,7 +167,7 @@ def test_memo_shares_identical_concurrent_questions() -> None:
         return await asyncio.gather(session.ask(request), session.ask(request), session.ask(request))
 
     answers = asyncio.run(ask_three())
-    assert len(fake.requests) == 1 and session.stats.memo_hits == 2
+    assert len(fake.requests) == 1 and session.counts.memo_hits == 2
     assert all(a.reply.improving == 30 for a in answers)  # type: ignore[attr-defined]
 
 

@@ -24,12 +24,13 @@ from typing import Any, ClassVar
 
 import pytest
 
-from drain.backends.base import ModelTimeoutError, SamplingOptions
+from drain.backends.base import SamplingOptions
 from drain.backends.embedded import EmbeddedBackend, default_model_path, default_threads
 from drain.backends.fake import FakeBackend
 from drain.backends.openai import OpenAIBackend
 from drain.commands.common import make_backend
-from drain.errors import BackendUnavailableError, InputError
+from drain.config import load_config
+from drain.errors import BackendUnavailableError, InputError, ModelTimeoutError
 from drain.planner import Planner, PlannerSettings
 from drain.problem import read_problem
 from drain.prompts import PromptLibrary
@@ -69,7 +70,7 @@ def test_the_embedded_model_leaves_a_core_free_by_default(monkeypatch: pytest.Mo
 
 
 def test_threads_option_reaches_the_backend_and_is_checked(home: Path) -> None:
-    backend = make_backend("embedded", None, None, True, None, None, None, threads=1)
+    backend = make_backend(load_config(overrides={"no_adapter": True, "threads": 1}))
     assert backend.threads == 1
     bad = run_drain("solve", "noisy furnace", "--threads", "0", env={"DRAIN_HOME": str(home)})
     assert bad.returncode == 2 and "--threads" in _stderr_line(bad)

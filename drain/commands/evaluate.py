@@ -9,7 +9,8 @@ from typing import Any
 
 import typer
 
-from drain.commands.common import BackendOptions, PlannerOptions, check_output_path, make_backend
+from drain.commands.common import check_output_path
+from drain.commands.options import BACKEND, PLANNER, CommandLine, with_options
 
 
 class Baseline(StrEnum):
@@ -17,6 +18,7 @@ class Baseline(StrEnum):
     lexicon = "lexicon"
 
 
+@with_options(PLANNER.only("seed"), BACKEND)
 def evaluate(
     file: Path = typer.Argument(..., help='JSONL: {"id", "problem", "pairs", "principles_used", "hazards"} per line.'),
     split: str | None = typer.Option(None, "--split", help="Only cases of this split (train, dev or test)."),
@@ -24,8 +26,6 @@ def evaluate(
     repeats: int = typer.Option(1, "--repeats", min=1, max=20, help="Runs per case (seeds seed..seed+N-1)."),
     temperature: float | None = typer.Option(None, "--temperature", min=0.0, max=2.0,
                                              help="Default 0, or 0.7 with --repeats > 1."),
-    seed: int = PlannerOptions.seed,
-    timeout: float | None = PlannerOptions.timeout,
     full: bool = typer.Option(False, "--full", help="Solve whole trees (parts, follow-ups) instead of depth 1."),
     no_library: bool = typer.Option(False, "--no-library", help="Run DRAIN without the house library."),
     paraphrases: Path | None = typer.Option(None, "--paraphrases",
@@ -37,23 +37,15 @@ def evaluate(
     predictions_out: Path | None = typer.Option(None, "--predictions", help="Write one line per case and run."),
     report: Path | None = typer.Option(None, "--report", help="Write a Markdown report with per-case rows."),
     chart: Path | None = typer.Option(None, "--chart", help="Write a PNG chart (needs matplotlib)."),
-    backend: str = BackendOptions.backend,
-    model: str | None = BackendOptions.model,
-    adapter: Path | None = BackendOptions.adapter,
-    no_adapter: bool = BackendOptions.no_adapter,
-    base_url: str | None = BackendOptions.base_url,
-    api_key: str | None = BackendOptions.api_key,
-    slots: int | None = BackendOptions.slots,
-    threads: int | None = BackendOptions.threads,
+    *,
+    cli: CommandLine,
 ) -> None:
     """Evaluate DRAIN on labelled homeowner problems: pair hit@k, precision/recall, principles, hazards."""
     import asyncio
 
-    import triz
     from drain.evaluate.cases import read_cases
     from drain.evaluate.report import metrics_json, rich_table, write_chart, write_markdown, write_predictions
     from drain.evaluate.runner import Prediction, aggregate, run_system
-    from drain.planner import PlannerSettings
 
     cases = read_cases(file, split=split, limit=limit)
     for path, option in ((json_out, "--json"), (predictions_out, "--predictions"), (report, "--report"),
@@ -61,12 +53,12 @@ def evaluate(
         check_output_path(path, option)  # before the first model call
     if temperature is None:
         temperature = 0.7 if repeats > 1 else 0.0
-    settings = PlannerSettings(depth=2 if full else 1, seed=seed, temperature=temperature, timeout=timeout,
-                               grounded=not no_library)
-    knowledge = triz.load()
+    seed = cli.given["seed"]
+    config = cli.config
+    settings = cli.planner_settings(depth=2 if full else 1, temperature=temperature, grounded=not no_library)
+    knowledge = config.knowledge()
     systems = ["drain", *dict.fromkeys(b.value for b in baseline)]
-    engine = make_backend(backend, model, adapter, no_adapter, base_url, api_key, slots, threads=threads,
-                          timeout=timeout)
+    engine = cli.backend()
     done = {"n": 0}
     total = len(cases) * repeats * len(systems)
 
@@ -80,7 +72,7 @@ def evaluate(
     if not no_library:
         from drain.grounding.grounder import shared_grounder as make_grounder
 
-        shared_grounder = make_grounder(knowledge)
+        shared_grounder = make_grounder(knowledge, config)
 
     async def run() -> dict[str, list[Any]]:
         found: dict[str, list[Any]] = {}
@@ -89,7 +81,7 @@ def evaluate(
                 found[system] = await run_system(
                     system, cases, backend=engine, knowledge=knowledge, settings=settings,
                     repeats=1 if system == "lexicon" else repeats, concurrency=concurrency, on_done=progress,
-                    grounder=shared_grounder)
+                    grounder=shared_grounder, config=config)
         return found
 
     predictions = asyncio.run(run())

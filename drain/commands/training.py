@@ -178,8 +178,8 @@ def model_phone(
     threads: int | None = typer.Option(None, "--threads", min=1, help="CPU threads for the check."),
 ) -> None:
     """Merge the DRAIN adapter into the base model as one quantized GGUF for a phone, and check it in llama.cpp."""
+    from drain.adapters import resolve_adapter
     from drain.backends.embedded import default_model_path, default_threads
-    from drain.models import resolve_adapter
     from drain.training.lora_gguf import ExportError
     from drain.training.phone_gguf import PHONE_LIMIT_MB, merge_adapter_gguf, probe_prompts, verify_merged
 
@@ -204,7 +204,7 @@ def model_phone(
 
 def model_install(path: Path = typer.Argument(..., help="drain-lora.gguf, or a `drain train` output folder.")) -> None:
     """Install a DRAIN adapter: the embedded backend then applies it by default (--no-adapter to skip)."""
-    from drain.models import install_adapter
+    from drain.adapters import install_adapter
 
     target = install_adapter(path)
     folder = path if path.is_dir() else path.parent
@@ -229,9 +229,9 @@ def _adapter_facts(path: Path) -> dict[str, Any]:
 
 def model_info(fmt: TextOrJson = typer.Option(TextOrJson.text, "--format", "-f", help="text or json.")) -> None:
     """Which base model and which adapter the embedded backend will use."""
+    from drain.adapters import installed_adapter, resolve_adapter, shipped_adapter
     from drain.backends.embedded import default_model_path
     from drain.errors import ModelNotFoundError
-    from drain.models import installed_adapter, resolve_adapter, shipped_adapter
 
     info: dict[str, Any] = {}
     try:
@@ -287,7 +287,7 @@ def _trained_on(adapter: Path, source: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def _installed_peft_dir() -> Path | None:
-    from drain.models import installed_adapter
+    from drain.adapters import installed_adapter
 
     adapter = installed_adapter()
     record = adapter.parent / SOURCE_RECORD if adapter else None

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from drain.errors import DrainError, InputError
+from drain.errors import InputError, TrainingDependencyError
 
 __all__ = [
     "TRAIN_INSTALL",
@@ -39,11 +39,6 @@ DEV_FILES = ("dev.jsonl", "valid.jsonl")  # the held-out split; `drain dataset b
 DEV_LIMIT = 50  # held-out examples scored at each checkpoint
 Progress = Callable[[str, dict[str, Any]], None]
 
-
-class TrainingDependencyError(DrainError):
-    """torch, transformers or another training package is not installed."""
-
-    exit_code = 4
 
 
 def require_training_packages() -> None:
