@@ -154,9 +154,8 @@ def model_export(
     no_verify: bool = typer.Option(False, "--no-verify", help="Skip comparing the GGUF adapter with transformers."),
 ) -> None:
     """Write OUT/drain-lora.gguf again from the run's PEFT adapter, checked as `drain train` checks it."""
-    from drain.training.card import reexport
     from drain.training.lora_gguf import ExportError
-    from drain.training.train import require_training_packages
+    from drain.training.train import reexport, require_training_packages
 
     require_training_packages()
     warnings.filterwarnings("ignore", category=FutureWarning)
