@@ -73,9 +73,8 @@ class Progress:
         if self.tree is None:
             return status
         from drain.render import to_rich_tree
-        from drain.schema import SolutionTree
 
-        return Group(to_rich_tree(SolutionTree.model_validate(self.tree)), status)
+        return Group(to_rich_tree(self.tree), status)
 
 
 @with_options(PLANNER, BACKEND, LOGGING)

@@ -40,6 +40,8 @@ from triz.knowledge import TrizKnowledge
 
 __all__ = ["Planner", "PlannerSettings"]
 
+# An event: ``start``, ``level`` and, after each level, ``tree`` with the SolutionTree itself as it stands
+# (the planner goes on changing it: a listener that keeps it for later takes a copy or its JSON then).
 Event = Callable[[str, dict[str, Any]], None]
 
 
@@ -180,7 +182,7 @@ class Planner:
             batches = await asyncio.gather(*(self._run(context, session, task) for task in tasks))
             tasks = [task for batch in batches for task in batch]
             self._finish_stats(tree, session, started)
-            self._emit("tree", {"level": tree.stats.levels, "tree": tree.model_dump(mode="json")})
+            self._emit("tree", {"level": tree.stats.levels, "tree": tree})  # the tree itself: copy to keep it
         self._finish_stats(tree, session, started)
         return tree
 

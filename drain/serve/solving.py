@@ -296,7 +296,11 @@ class SolveService:
                      family: str | None = None) -> StreamingResponse:
         """The solve as server-sent events; 503 before the stream starts when every slot is busy."""
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-        solve, planner = await self._prepare(settings, on_event=lambda kind, data: queue.put_nowait((kind, data)))
+
+        def queued(kind: str, data: dict[str, Any]) -> None:  # the tree as it is now, in the JSON contract
+            queue.put_nowait((kind, {**data, "tree": public_tree(data["tree"])} if kind == "tree" else data))
+
+        solve, planner = await self._prepare(settings, on_event=queued)
         return _EventStream(self._events(solve, planner, text, queue, request, family), solve, self._headers(solve))
 
     async def _run(self, solve: _Solve, planner: Planner, text: str, queue: asyncio.Queue[tuple[str, Any]],
@@ -337,8 +341,6 @@ class SolveService:
                         last_sent = loop.time()
                         yield ": keep-alive\n\n"
                     continue
-                if kind == "tree":
-                    data = {**data, "tree": public_tree(data["tree"])}
                 last_sent = loop.time()
                 yield sse(kind, data)
                 if kind in ("result", "error"):
