@@ -18,7 +18,7 @@ import typer
 
 from drain.commands.options import BACKEND, CommandLine, with_options
 from drain.commands.output import TextOrJson, print_json
-from drain.errors import BackendUnavailableError, InputError
+from drain.errors import BackendUnavailableError, ExportError, InputError
 
 
 class GgufType(StrEnum):
@@ -86,7 +86,6 @@ def train(
     typer.echo(verify.get("summary") or f"GGUF adapter check skipped: {verify.get('skipped')}")
     typer.echo(f"run card:      {out / 'run_card.md'}")
     if verify.get("passed") is False:
-        from drain.training.lora_gguf import ExportError
 
         raise ExportError("the GGUF adapter does not reproduce the trained adapter in llama.cpp (see the run card)")
     typer.echo(f"next: drain model install {out}   (or: drain solve --adapter {exports['gguf_adapter']} ...)")
@@ -155,7 +154,6 @@ def model_export(
     no_verify: bool = typer.Option(False, "--no-verify", help="Skip comparing the GGUF adapter with transformers."),
 ) -> None:
     """Write OUT/drain-lora.gguf again from the run's PEFT adapter, checked as `drain train` checks it."""
-    from drain.training.lora_gguf import ExportError
     from drain.training.train import reexport, require_training_packages
 
     require_training_packages()
@@ -182,7 +180,6 @@ def model_phone(
     """Merge the DRAIN adapter into the base model as one quantized GGUF for a phone, and check it in llama.cpp."""
     from drain.adapters import resolve_adapter
     from drain.backends.embedded import default_model_path, default_threads
-    from drain.training.lora_gguf import ExportError
     from drain.training.phone_gguf import PHONE_LIMIT_MB, merge_adapter_gguf, probe_prompts, verify_merged
 
     source = adapter / "drain-lora.gguf" if adapter is not None and adapter.is_dir() else adapter
