@@ -86,7 +86,6 @@ def train(
     typer.echo(verify.get("summary") or f"GGUF adapter check skipped: {verify.get('skipped')}")
     typer.echo(f"run card:      {out / 'run_card.md'}")
     if verify.get("passed") is False:
-
         raise ExportError("the GGUF adapter does not reproduce the trained adapter in llama.cpp (see the run card)")
     typer.echo(f"next: drain model install {out}   (or: drain solve --adapter {exports['gguf_adapter']} ...)")
 
