@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable
 
 import pytest
+from pydantic import ValidationError
 
 import triz
 from drain.backends.base import Capabilities
@@ -101,6 +102,19 @@ def test_a_chosen_card_that_creates_a_problem_is_followed_with_its_answer_cards(
     assert follow is not None and follow.depth == 2 and "power" in follow.problem
     assert (follow.contradictions[0].improving.id, follow.contradictions[0].worsening.id) == (27, 36)
     assert {i.card for i in follow.contradictions[0].ideas} == {"battery-backup-sump", "water-powered-backup-sump"}
+
+
+def test_a_parts_fix_that_creates_a_problem_is_followed_one_level_deeper_at_the_default_depth() -> None:
+    """The brief's basement: the interior drain shown for the through-the-wall cause brings "the sump pump
+    needs power in a storm", answered by the backup pumps; at depth 2 the part has no room for it."""
+    tree = _planner(FakeBackend()).solve(BASEMENT)  # the default depth
+    ideas = [i for part in tree.subproblems for c in part.contradictions for i in c.ideas]
+    drain = next(i for i in ideas if i.card == "interior-drain-channel-sump")
+    follow = drain.followup
+    assert follow is not None and follow.depth == 3 and "power" in follow.problem
+    assert {i.card for i in follow.contradictions[0].ideas} == {"battery-backup-sump", "water-powered-backup-sump"}
+    shallow = _planner(FakeBackend(), depth=2).solve(BASEMENT)
+    assert all(i.followup is None for part in shallow.subproblems for c in part.contradictions for i in c.ideas)
 
 
 def test_depth_one_has_no_parts_or_followups() -> None:
@@ -304,3 +318,17 @@ def test_the_cli_live_view_draws_the_tree_it_is_handed() -> None:
     console.print(progress._view())
     drawn = console.export_text()
     assert "noisy furnace" in drawn and "thinking: level" in drawn
+
+
+def test_a_repeated_choice_is_read_once_instead_of_costing_a_re_ask() -> None:
+    """Measured on the base model (12 dev cases): 8 of 10 re-asks were a card or pair named twice, and the
+    re-ask repeated it. The repeat is now read once; the best-ranked candidates fill the places left."""
+    from drain.steps import contradict, resolve
+
+    cards = resolve.reply_model(("seal-cove-joint", "extend-downspouts", "regrade-soil-away"), 3, ())
+    assert cards.model_validate_json('{"cards": ["seal-cove-joint", "seal-cove-joint", "extend-downspouts"]}'
+                                     ).cards == ["seal-cove-joint", "extend-downspouts"]
+    pairs = contradict.reply_model(("30x32", "30x36"), 2)
+    assert pairs.model_validate_json('{"pairs": ["30x32", "30x32"]}').pairs == ["30x32"]
+    with pytest.raises(ValidationError):  # an id that was not offered is still refused
+        cards.model_validate_json('{"cards": ["paint-the-wall"]}')

@@ -96,7 +96,7 @@ BACKEND = OptionGroup("backend", (
         help="The openai backend's model is large enough to write ideas of its own beside the library's cards.")),
 ))
 PLANNER = OptionGroup("planner", (
-    SharedOption("depth", int, typer.Option(2, "--depth", "-d", min=1, max=5,
+    SharedOption("depth", int, typer.Option(3, "--depth", "-d", min=1, max=5,
                                             help="Levels of problems: 1 = the problem alone.")),
     SharedOption("max_calls", int, typer.Option(24, "--max-calls", min=1, max=500,
                                                 help="Model calls per solve, re-asks included.")),

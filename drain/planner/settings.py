@@ -22,7 +22,7 @@ __all__ = ["PlannerSettings"]
 class PlannerSettings:
     """The defaults are the tested, benchmarked ones."""
 
-    depth: int = 2  # levels of problems: 1 = the problem alone, 2 = plus its likely causes and follow-ups
+    depth: int = 3  # levels: 1 = the problem alone, 2 = plus its likely causes and follow-ups, 3 = theirs too
     max_calls: int = 24  # model calls per solve, re-asks included
     contradictions: int = 2  # contradictions named for the problem itself
     child_contradictions: int = 1  # for each part (a likely cause) or follow-up

@@ -42,8 +42,9 @@ def _node(lines: list[str], node: Node, numbers: dict[int, int], indent: str) ->
         what = physical.property or f"{physical.parameter.id} {physical.parameter.name}"
         lines.append(f"{indent}- both high and low: **{_e(what)}** (high: {_e(physical.high_because)}; "
                      f"low: {_e(physical.low_because)})")
-        for separation in physical.separations:
-            how = f": {_e(separation.how)}" if separation.how else ""
+        for separation in physical.separations:  # the library's way first; the others name their principles
+            principles = ", ".join(f"{p.id} {_e(p.name)}" for p in separation.principles)
+            how = f": {_e(separation.how)}" if separation.how else f" (principles {principles})"
             lines.append(f"{indent}  - separate in {separation.name}{how}")
     for c in node.contradictions:
         lines.append(f"{indent}- **Improve {c.improving.id} {_e(c.improving.name)}** while "

@@ -46,9 +46,7 @@ def reply_model(keys: tuple[str, ...], most: int) -> type[Reply]:
         @field_validator("pairs")
         @classmethod
         def _different(cls, pairs: list[str]) -> list[str]:
-            if len(set(pairs)) != len(pairs):
-                raise ValueError("each pair may be given once")
-            return pairs
+            return list(dict.fromkeys(pairs))  # a repeat adds nothing: read it once (a re-ask only repeated it)
 
     return ContradictReply
 

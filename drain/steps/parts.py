@@ -1,5 +1,6 @@
 """Parts: the matched family's likely causes, as the quick checks that tell them apart and as parts of the
-problem with their own fixes. No model call: decomposition comes from the library, not from free text.
+problem with their own fixes, and the new problem the first of them creates one level deeper (its
+follow-up). No model call: decomposition comes from the library, not from free text.
 
 When the causes lead to different fixes (their cards differ), the tree opens with the checks ("does the
 water come through the wall or up at the floor joint?"), and the most likely causes become parts, each with
@@ -10,7 +11,7 @@ With no confident family the model decomposes the problem instead (:mod:`drain.s
 
 from __future__ import annotations
 
-from drain.schema import Check, Clarify, ClarifyOption, Node
+from drain.schema import Check, Clarify, ClarifyOption, Idea, Node
 from drain.steps import tree as build_tree
 from drain.steps.context import SolveContext, Task
 
@@ -47,7 +48,7 @@ def apply(context: SolveContext, task: Task, reply: None = None) -> list[Task]:
         tree.diagnosis = [Check(family=family.id, cause=m.cause.cause, check=m.cause.check) for m in grounding.causes]
     if s.depth < 2 or s.subproblems < 1 or not tree.diagnosis:
         return []
-    taken = _shown(tree)
+    taken, tasks = _shown(tree), []
     for match in [m for m in grounding.causes if fixes[m.cause.id]][: s.subproblems]:
         child = Node(problem=match.cause.cause, depth=2, check=match.cause.check,
                      hazards=build_tree.hazards_of(context.knowledge, context.grounder, match.cause.cause))
@@ -67,6 +68,19 @@ def apply(context: SolveContext, task: Task, reply: None = None) -> list[Task]:
                 contradiction.ideas.append(build_tree.card_idea(context.knowledge, o.card, contradiction, o.family))
                 taken.append(o.card.id)
         tree.subproblems.append(child)
+        tasks += _followups(context, child, contradiction.ideas)
+    return tasks
+
+
+def _followups(context: SolveContext, part: Node, ideas: list[Idea]) -> list[Task]:
+    """The new problem the part's first fix that creates one brings, one level deeper (while the depth allows)."""
+    if part.depth >= context.settings.depth or context.settings.deepen < 1 or context.grounder is None:
+        return []
+    for idea in ideas:
+        card = context.grounder.library.cards.get(idea.card) if idea.card else None
+        if card is not None and card.creates:
+            idea.followup = Node(problem=card.creates[0].problem, depth=part.depth + 1)
+            return [Task("followup", idea.followup, {"followup": card.creates[0]})]
     return []
 
 

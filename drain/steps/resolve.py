@@ -41,9 +41,9 @@ def reply_model(ids: tuple[str, ...], most: int, principles: tuple[int, ...]) ->
     Card = choice_of(list(ids)) if ids else str
 
     def different(cls: type, cards: list[str]) -> list[str]:
-        if len(set(cards)) != len(cards):
-            raise ValueError("each card may be chosen once")
-        return cards
+        # A small model often names its first choice again; the repeat is read once (the best-ranked
+        # cards fill the places left). Refusing it cost a re-ask that, measured, repeated it anyway.
+        return list(dict.fromkeys(cards))
 
     if not principles:
         class ResolveReply(Reply):
