@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from drain.commands.common import make_backend
+from drain.commands.options import BACKEND, CommandLine, with_options
 from drain.config import ENVIRONMENT, FILE_KEYS, load_config
 from drain.errors import EXIT_CODES, DrainError, UnknownParameterError, exit_code
 from tests.helpers import ROOT, invoke_drain
@@ -174,3 +175,24 @@ def test_writes_ideas_reaches_the_openai_backend(tmp_path: Path) -> None:
     assert make_backend(load_config(environ, overrides={"backend": "openai"})).capabilities.writes_ideas is False
     (tmp_path / "config.toml").write_text('writes_ideas = true\nbackend = "openai"\n', encoding="utf-8")
     assert make_backend(load_config(environ)).capabilities.writes_ideas is True
+
+
+def test_a_commands_own_default_does_not_hide_the_config_file(tmp_path: Path) -> None:
+    """drain serve's --timeout defaults to 120 s for itself; config.toml's timeout still wins over that
+    default, and the command line over both."""
+    import typer
+    from typer.testing import CliRunner
+
+    app = typer.Typer()
+
+    @app.command()
+    @with_options(BACKEND, defaults={"timeout": 120.0})
+    def show(*, cli: CommandLine) -> None:
+        typer.echo(f"{cli.config.timeout} {cli.given['timeout']}")
+
+    runner = CliRunner()
+    env = {"DRAIN_HOME": str(tmp_path)}
+    assert runner.invoke(app, [], env=env).output.split() == ["None", "120.0"]
+    (tmp_path / "config.toml").write_text("timeout = 30\n", encoding="utf-8")
+    assert runner.invoke(app, [], env=env).output.split() == ["30.0", "120.0"]
+    assert runner.invoke(app, ["--timeout", "5"], env=env).output.split() == ["5.0", "5.0"]

@@ -154,6 +154,13 @@ def _base_config(context: Any) -> DrainConfig:
     return state.config if isinstance(state, CliState) else load_config()
 
 
+def _typed(context: Any, name: str) -> bool:
+    """Whether option ``name`` was given on the command line, not left at the command's default (a default
+    must not hide config.toml or the environment)."""
+    source = context.get_parameter_source(name) if context is not None else None
+    return getattr(source, "name", None) != "DEFAULT"  # click's ParameterSource (Typer carries its own click)
+
+
 def _plain(value: Any) -> Any:
     return value.value if isinstance(value, StrEnum) else value
 
@@ -179,7 +186,8 @@ def with_options(*groups: OptionGroup, defaults: Mapping[str, Any] | None = None
         def run(*args: Any, typer_context: Any = None, **values: Any) -> Any:
             given = {o.name: _plain(values.pop(o.name)) for o in shared}
             config = _base_config(typer_context)
-            config = config.replace(**{name: given[name] or None for name in _CONFIGURES if name in given})
+            config = config.replace(**{name: given[name] or None for name in _CONFIGURES
+                                       if name in given and _typed(typer_context, name)})
             if given.get("no_log"):
                 config = config.replace(log=False)
             return command(*args, cli=CommandLine(config, given), **values)

@@ -82,9 +82,9 @@ def serve(
     for origin in cors_origin:
         if origin != "*" and not urlsplit(origin).scheme.startswith("http"):
             raise InputError(f"--cors-origin takes an origin such as https://example.org, not {origin!r}")
-    config = cli.config
+    timeout = cli.config.timeout or SOLVE_TIMEOUT  # --timeout, else config.toml or the default
+    config = cli.config = cli.config.replace(timeout=timeout)  # also each request's on the openai backend
     token = _checked_access(host, token if token is not None else config.serve_token, no_auth)
-    timeout = config.timeout or SOLVE_TIMEOUT
     # the server stops a solve at --timeout itself (504)
     settings = cli.planner_settings(timeout=None, grounded=not no_library)
     engine = cli.backend()
