@@ -117,3 +117,65 @@ def test_plain_words_danger_triggers_its_category(knowledge: triz.TrizKnowledge,
 def test_plain_words_ordinary_problem_triggers_nothing(knowledge: triz.TrizKnowledge, text: str) -> None:
     found = [(h.category, h.matched) for h in knowledge.check_hazards(text)]
     assert found == [], f"{text!r} -> {found}"
+
+
+# Words that are dangerous only together ("rain" and "panel"), within a few words of each other. No single
+# trigger phrase raises these (checked below): each needs its rule's `together` entry.
+TOGETHER_DANGERS = [
+    ("rain dripped into our main electrical panel", "electrical"),
+    ("squirrels gnawed through the wiring in the attic and the copper shows", "electrical"),
+    ("water is running down the wall behind the breaker box", "electrical"),
+    ("my brother and I plan to disconnect the gas dryer ourselves before we move", "gas"),
+    ("we all feel queasy and lightheaded on winter mornings when the heating runs", "carbon_monoxide"),
+    ("brown water rises in the basement floor drain whenever it storms", "sewage_backup"),
+    ("the top of our water heater is domed out", "water_heater_pressure"),
+    ("the boiler gauge needle sits in the red", "water_heater_pressure"),
+    ("the kids' room smells like a hot hair dryer near the ceiling", "fire"),
+    ("the power strip for the string lights is under the carpet", "fire_risk"),
+    ("the towels take forever in the dryer and the flap outside barely opens", "fire_risk"),
+    ("the wood stove came with the house and nobody knows if it was ever swept", "chimney_flue"),
+    ("I poured pool acid straight from the jug onto the patio", "chemicals"),
+    ("the balcony on the second floor sways when people stand on it", "deck_balcony"),
+]
+TOGETHER_ORDINARY = [  # one of the words, or both far apart or in another sense
+    "the panel on the dishwasher is cracked",
+    "a bird nest in the dryer vent hood",
+    "the dog gets sick when he eats grass",
+    "we plan to plant tulips along the fence",
+    "the basement floor drain smells musty in summer",
+    "the cable box in the living room is warm",
+    "my headache comes from the new paint smell",
+    "old clawfoot tub, slow drain, afraid to scratch it with a snake",
+    "air is leaking in around the outlets on the outside wall",
+    "underground gutter drain is clogged, how do I clear it",
+]
+
+
+@pytest.mark.parametrize(("text", "category"), TOGETHER_DANGERS)
+def test_words_dangerous_together_raise_their_category(knowledge: triz.TrizKnowledge, text: str,
+                                                       category: str) -> None:
+    found = {m.category: m for m in knowledge.hazards.check(text)}
+    assert category in found, text
+    assert all(" + " in phrase for phrase in found[category].matched)  # its `together` entry, no trigger
+
+
+@pytest.mark.parametrize("text", TOGETHER_ORDINARY)
+def test_ordinary_problems_with_one_of_the_words_raise_nothing(knowledge: triz.TrizKnowledge, text: str) -> None:
+    assert [(m.category, m.matched) for m in knowledge.hazards.check(text)] == [], text
+
+
+def test_together_needs_every_group_and_closeness() -> None:
+    from triz.hazards import HazardChecker
+    from triz.models import HazardRule
+
+    rule = HazardRule(category="electrical", severity="stop", triggers=["sparks from the outlet"],
+                      message="Stop.", do_now=["Switch off the breaker."], professional="an electrician",
+                      together=[[["water", "rain"], ["panel"]]])
+    checker = HazardChecker([rule])
+    assert [m.matched for m in checker.check("rain got into the panel")] == [("rain + panel",)]
+    assert checker.check("rain all week") == [] and checker.check("the panel is grey") == []
+    far = "rain " + "and then we went out for lunch with friends after the long morning walk " + "panel"
+    assert checker.check(far) == []  # more than ten words apart
+    with pytest.raises(ValueError, match="two or more"):
+        HazardRule(category="x", severity="stop", triggers=["y"], message="m", do_now=["d"], professional="p",
+                   together=[[["only one group"]]])

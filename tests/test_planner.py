@@ -19,6 +19,7 @@ from drain.backends.base import Capabilities
 from drain.backends.fake import FakeBackend, FakeRequest, minimal_instance
 from drain.errors import InputError
 from drain.planner import Planner, PlannerSettings
+from drain.steps import resolve
 from drain.store import Store
 from triz.errors import UnknownRecordError
 
@@ -123,7 +124,8 @@ def test_depth_one_has_no_parts_or_followups() -> None:
     assert all(i.followup is None for c in tree.contradictions for i in c.ideas)
 
 
-def test_the_model_only_chooses_among_the_offered_ids() -> None:
+def test_the_model_only_chooses_among_the_offered_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(resolve, "OFFER_WITHIN", 0.0)  # every ranked card is offered: the model chooses
     fake = by_step({"pairs": last("pairs"), "cards": last("cards")})
     tree = _planner(fake, depth=1).solve(BASEMENT)
     contradict = next(r for r in fake.requests if "pairs" in r.schema["properties"])
@@ -133,6 +135,18 @@ def test_the_model_only_chooses_among_the_offered_ids() -> None:
     resolves = [r for r in fake.requests if "cards" in r.schema["properties"]]
     assert resolves and all(enum_of(r, "cards")[-1] in shown for r in resolves)  # the model's choice is shown
     assert all("x" in key for key in offered)  # ids like 30x32, nothing the library did not offer
+
+
+def test_a_clear_ranking_is_shown_without_asking_the_model() -> None:
+    """The basement's cards for 30x32 score 0.73, 0.67, 0.67, then 0.58 and less: only the first three are
+    within OFFER_WITHIN of the best, so they are shown in the ranking's order and no resolve call is made
+    (asked to choose among all six, both models put a backup sump pump first)."""
+    fake = by_step({"cards": last("cards")})
+    tree = _planner(fake, depth=1).solve(BASEMENT)
+    top = tree.contradictions[0]
+    assert (top.improving.id, top.worsening.id) == (30, 32)
+    assert not any("cards" in r.schema["properties"] for r in fake.requests)  # 30x36 is as clear
+    assert [i.card for i in top.ideas] == ["hydraulic-cement-crack", "seal-cove-joint", "extend-downspouts"]
 
 
 def test_a_reply_outside_the_enum_is_reasked_then_the_library_stands_in() -> None:
@@ -152,7 +166,8 @@ def test_twice_invalid_marks_partial_never_crashes() -> None:
     assert ideas and all(i.source == "card" for i in ideas)  # never an unrelated example
 
 
-def test_max_calls_stops_with_the_librarys_best_in_place() -> None:
+def test_max_calls_stops_with_the_librarys_best_in_place(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(resolve, "OFFER_WITHIN", 0.0)  # the resolves need calls
     fake = FakeBackend()
     tree = _planner(fake, max_calls=2).solve(BASEMENT)
     assert len(fake.requests) == 2

@@ -14,9 +14,11 @@ from collections.abc import Iterable
 from pydantic import BaseModel, ConfigDict
 
 from triz.models import HazardRule
-from triz.text import PhraseIndex
+from triz.text import PhraseIndex, occurs_from, stems
 
-__all__ = ["HazardChecker", "HazardMatch"]
+__all__ = ["TOGETHER_WINDOW", "HazardChecker", "HazardMatch"]
+
+TOGETHER_WINDOW = 10  # words: how close the phrases of a rule's ``together`` groups must be
 
 
 class HazardMatch(BaseModel):
@@ -42,6 +44,9 @@ class HazardChecker:
             (rule.category, t) for rule in self.rules.values() for t in (*rule.triggers, *rule.actions)
         )
         self._actions = PhraseIndex((rule.category, t) for rule in self.rules.values() for t in rule.actions)
+        self._groups = PhraseIndex(((rule.category, e, g), t) for rule in self.rules.values()
+                                   for e, entry in enumerate(rule.together)
+                                   for g, group in enumerate(entry) for t in group)
 
     def check_work(self, text: str) -> list[HazardMatch]:
         """The hazards whose *work* phrases occur in ``text`` ("rewire the panel", "jack up the beam"):
@@ -62,7 +67,28 @@ class HazardChecker:
         With ``actions=True`` the rules' work phrases count too: use it for proposed fixes
         ("rewire the panel"), not for problem descriptions.
         """
-        return self._matches((self._with_actions if actions else self._index).find(text))
+        found = (self._with_actions if actions else self._index).find(text)
+        for category, seen in self._together(text).items():
+            found.setdefault(category, []).extend(seen)
+        return self._matches(found)
+
+    def _together(self, text: str) -> dict[str, list[str]]:
+        """The categories whose ``together`` groups all occur within :data:`TOGETHER_WINDOW` words.
+
+        >>> import triz
+        >>> triz.load().hazards._together("rain dripped into our main electrical panel")
+        {'electrical': ['rain + main panel']}
+        """
+        words = stems(text)
+        at = self._groups.positions(words)
+        found: dict[str, list[str]] = {}
+        for rule in self.rules.values():
+            for e, entry in enumerate(rule.together):
+                spots = [at.get((rule.category, e, g), []) for g in range(len(entry))]
+                if all(spots) and _close(spots):
+                    hit = " + ".join(_phrase_at(group, words, s[0]) for group, s in zip(entry, spots, strict=True))
+                    found.setdefault(rule.category, []).append(hit)
+        return found
 
     def _matches(self, found: dict[str, list[str]]) -> list[HazardMatch]:
         order = list(self.rules)
@@ -73,3 +99,15 @@ class HazardChecker:
         ]
         matches.sort(key=lambda m: (m.severity != "stop", order.index(m.category)))
         return matches
+
+
+def _close(spots: list[list[int]]) -> bool:
+    """Whether one position from each list lies within :data:`TOGETHER_WINDOW` words of the others."""
+    return any(all(any(abs(p - first) <= TOGETHER_WINDOW for p in others) for others in spots[1:])
+               for first in spots[0])
+
+
+def _phrase_at(group: tuple[str, ...], words: tuple[str, ...], start: int) -> str:
+    """The group's phrase that occurs from ``start`` (for the match's explanation)."""
+    return next((t for t in group if stems(t) and stems(t)[0] == words[start]
+                 and occurs_from(words, start, stems(t), 2)), group[0])

@@ -119,8 +119,19 @@ class HazardRule(_Frozen):
     do_now: tuple[Text, ...] = Field(min_length=1)
     professional: Text
     actions: tuple[Phrase, ...] = ()  # work that needs a professional: flags ideas that propose it
+    # Words that raise the hazard only together: each entry is two or more groups of phrases, and the
+    # rule fires when a phrase of every group occurs within a few words of the others ("rain" + "panel").
+    together: tuple[tuple[tuple[Phrase, ...], ...], ...] = ()
 
     @field_validator("triggers", "actions")
     @classmethod
     def _lower_case(cls, phrases: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(t.lower() for t in phrases)
+
+    @field_validator("together")
+    @classmethod
+    def _groups(cls, entries: tuple[tuple[tuple[str, ...], ...], ...]) -> tuple[tuple[tuple[str, ...], ...], ...]:
+        for entry in entries:
+            if len(entry) < 2 or not all(entry):
+                raise ValueError("each 'together' entry is two or more non-empty groups of phrases")
+        return tuple(tuple(tuple(t.lower() for t in group) for group in entry) for entry in entries)

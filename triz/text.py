@@ -122,14 +122,25 @@ class PhraseIndex(Generic[Key]):
         found: dict[Key, list[str]] = {}
         for start, word in enumerate(words):
             for phrase_stems, key, phrase in self._by_first.get(word, ()):
-                if _occurs_from(words, start, phrase_stems, gap):
+                if occurs_from(words, start, phrase_stems, gap):
                     matched = found.setdefault(key, [])
                     if phrase not in matched:
                         matched.append(phrase)
         return found
 
 
-def _occurs_from(words: tuple[str, ...], start: int, phrase: tuple[str, ...], gap: int) -> bool:
+    def positions(self, words: tuple[str, ...], gap: int = 2) -> dict[Key, list[int]]:
+        """Where each key's phrases start in ``words`` (stems), in order."""
+        found: dict[Key, list[int]] = defaultdict(list)
+        for start, word in enumerate(words):
+            for phrase_stems, key, _ in self._by_first.get(word, ()):
+                if occurs_from(words, start, phrase_stems, gap) and start not in found[key]:
+                    found[key].append(start)
+        return dict(found)
+
+
+def occurs_from(words: tuple[str, ...], start: int, phrase: tuple[str, ...], gap: int) -> bool:
+    """Whether ``phrase`` (stems) occurs in ``words`` from ``start``, at most ``gap`` words between two."""
     position = start
     for wanted in phrase[1:]:
         window = words[position + 1 : position + 2 + gap]
