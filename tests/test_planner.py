@@ -75,6 +75,16 @@ def test_default_tree_is_grounded_in_the_library_and_traced_to_the_cell() -> Non
     assert all(q.question.startswith("Could you") for q in top.questions)
 
 
+def test_the_matched_familys_ideal_result_stands_for_the_models() -> None:
+    """A 135M model's ideal result is often the problem itself; a confident family's own one replaces it."""
+    planner = _planner(by_step({"restated": FRAME}))
+    family = planner.grounder.library.families["basement-seepage"]
+    assert family.ideal and family.ideal != FRAME["ideal_final_result"]
+    assert planner.solve(BASEMENT).ideal_final_result == family.ideal
+    unmatched = _planner(by_step({"restated": FRAME})).solve("the chess club needs a new logo")
+    assert unmatched.ideal_final_result == FRAME["ideal_final_result"]  # no family: the model's sentence
+
+
 def test_diagnosis_and_parts_come_from_the_familys_causes() -> None:
     tree = _planner(FakeBackend()).solve(BASEMENT)
     family = _planner(FakeBackend()).grounder.library.families["basement-seepage"]
@@ -206,7 +216,7 @@ def test_invalid_reply_is_reasked_once_with_the_error() -> None:
             "skill": "unknown", "time": "unknown", "tenure": "unknown"}
     fake = by_step({"restated": lambda r: "not json" if len(r.messages) == 2 else json.dumps(good)})
     tree = _planner(fake, depth=1).solve(BASEMENT)
-    assert tree.ideal_final_result == "It stays dry by itself."
+    assert tree.restated == "Water leaks in."  # the re-asked reply was used (the ideal result is the family's)
     reask = next(r for r in fake.requests if len(r.messages) == 4)
     assert reask.messages[2] == {"role": "assistant", "content": "not json"}
     assert "not valid" in reask.messages[3]["content"]

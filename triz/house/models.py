@@ -109,6 +109,7 @@ class Family(_Frozen):
     name: _text(80)
     area: Slug  # set by the loader from the file name
     says: tuple[_text(160), ...] = Field(min_length=5)
+    ideal: _text(160) | None = None  # the ideal final result: the problem gone by itself, at almost no cost
     causes: tuple[Cause, ...] = Field(min_length=1)
     contradictions: tuple[FamilyContradiction, ...] = Field(min_length=1)
     physical: tuple[PhysicalReading, ...] = ()
