@@ -45,12 +45,13 @@ lint: $(FULL)
 bench: $(FULL)
 	$(BIN)/python bench/run_all.py
 
-# Debian's chromium and chromedriver drive the web app's browser tests (root installs them with apt-get).
+# Debian's chromium and chromedriver drive the web app's browser tests, node runs the phone engine's parity
+# test (root installs them with apt-get).
 system-deps:
-	@if ! command -v chromium >/dev/null 2>&1; then \
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
-	  else echo "chromium missing and not root: the browser tests will be skipped"; fi; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver nodejs >/dev/null; \
+	  else echo "chromium or node missing and not root: the browser and parity tests will be skipped"; fi; \
 	fi
 
 clean:

@@ -54,7 +54,7 @@ def _root(
 
 knowledge.register(app)
 
-_LAZY_GROUPS = ("solve", "store", "batch", "evaluate", "dataset", "training", "serving", "kb")
+_LAZY_GROUPS = ("solve", "store", "batch", "evaluate", "dataset", "training", "serving", "kb", "device")
 for _module in _LAZY_GROUPS:
     try:
         __import__(f"drain.commands.{_module}")

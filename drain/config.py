@@ -64,6 +64,7 @@ class DrainConfig:
     matrix_dir: Path | None = None  # a working copy of matrix/ (a domain expert's), else the shipped one
     house_dir: Path | None = None
     prompts_dir: Path | None = None
+    device_dir: Path | None = None  # the phone bundle's files (else device/ in the cache)
     fake_delay: float = 0.0  # seconds the fake backend sleeps per request (slow solves for tests)
     debug: bool = False  # tracebacks instead of one-line errors
 
@@ -148,7 +149,7 @@ def _slots(value: object, where: str) -> int:
 
 _PARSERS: dict[str, Callable[[object, str], Any]] = {
     "home": _path, "cache_dir": _path, "adapter": _path, "matrix_dir": _path, "house_dir": _path,
-    "prompts_dir": _path, "config_file": _path,
+    "prompts_dir": _path, "config_file": _path, "device_dir": _path,
     "backend": _text, "model": _text, "base_url": _text, "api_key": _text, "serve_token": _text,
     "slots": _slots, "threads": check_threads, "timeout": _seconds, "fake_delay": _seconds,
     "no_adapter": _flag, "writes_ideas": _flag, "log": _flag, "debug": _flag,
@@ -160,7 +161,8 @@ def _coerce(name: str, value: object, where: str) -> Any:
         raise InputError(f"{where}: DRAIN has no setting {name!r}")
     if name == "timeout" and _seconds(value, f"{where}: timeout") == 0:
         raise InputError(f"{where}: timeout must be more than 0 seconds")
-    if isinstance(value, Path) and name in ("home", "cache_dir", "adapter", "matrix_dir", "house_dir", "prompts_dir"):
+    if isinstance(value, Path) and name in ("home", "cache_dir", "adapter", "matrix_dir", "house_dir", "prompts_dir",
+                                            "device_dir"):
         return value
     return _PARSERS[name](value, where if where.startswith("DRAIN_") else f"{where}: {name}")
 
@@ -196,13 +198,14 @@ ENVIRONMENT: tuple[_Variable, ...] = (
     _Variable("DRAIN_MATRIX_DIR", "matrix_dir", "a working copy of matrix/ to use instead of the shipped one"),
     _Variable("DRAIN_HOUSE_DIR", "house_dir", "a working copy of house/"),
     _Variable("DRAIN_PROMPTS_DIR", "prompts_dir", "a working copy of prompts/"),
+    _Variable("DRAIN_DEVICE_DIR", "device_dir", "the phone bundle's files (drain device export, drain serve)"),
     _Variable("DRAIN_FAKE_DELAY", "fake_delay", "seconds --backend fake sleeps per request (tests)"),
     _Variable("DRAIN_DEBUG", "debug", "1: tracebacks instead of one-line errors (--debug)", _debug),
 )
 # The settings a config file may hold (the home cannot: the file lives in it).
 FILE_KEYS: tuple[str, ...] = ("backend", "model", "adapter", "no_adapter", "base_url", "api_key", "slots", "threads",
                               "timeout", "writes_ideas", "log", "serve_token", "cache_dir", "matrix_dir",
-                              "house_dir", "prompts_dir")
+                              "house_dir", "prompts_dir", "device_dir")
 
 
 def _default_home(environ: Mapping[str, str]) -> Path:

@@ -248,7 +248,7 @@ def test_healthz_and_openapi_docs(client: TestClient) -> None:
     docs = client.get("/docs")
     assert docs.status_code == 200 and "/static/docs.js" in docs.text
     assert "cdn" not in docs.text.lower()  # the reference renders from /openapi.json with local files only
-    assert "script-src 'self';" in docs.headers["content-security-policy"]
+    assert "script-src 'self' 'wasm-unsafe-eval';" in docs.headers["content-security-policy"]
 
 
 # ------------------------------------------------------------------------------------------------ hardening
@@ -374,7 +374,7 @@ def test_the_page_and_its_assets_are_served_with_security_headers(client: TestCl
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert '<textarea id="problem"' in page.text
     csp = page.headers["content-security-policy"]
-    assert "default-src 'self'" in csp and "script-src 'self';" in csp and "unsafe-inline" not in csp
+    assert "default-src 'self'" in csp and "script-src 'self' 'wasm-unsafe-eval';" in csp and "unsafe-inline" not in csp
     assert "http" not in csp
     assert page.headers["x-content-type-options"] == "nosniff" and page.headers["x-frame-options"] == "DENY"
     for path, kind in (("/static/app.js", "text/javascript"), ("/static/render.js", "text/javascript"),

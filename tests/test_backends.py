@@ -82,7 +82,8 @@ def test_solve_end_to_end_on_the_real_embedded_model(embedded: EmbeddedBackend) 
     assert ideas and all(i.provenance.cell == f"{i.provenance.improving}x{i.provenance.worsening}" for i in ideas)
     assert all(i.principle.id in [p.id for p in c.principles] for c in tree.contradictions for i in c.ideas)
     assert [p.id for p in top.principles] == list(__import__("triz").lookup(top.improving.id, top.worsening.id))
-    assert tree.stats.llm_calls >= 3 and tree.stats.prompt_tokens > 0 and tree.stats.model_seconds > 0
+    # at least frame and contradict (cards are asked for only where the ranking is unsure)
+    assert tree.stats.llm_calls >= 2 and tree.stats.prompt_tokens > 0 and tree.stats.model_seconds > 0
 
 
 @pytest.fixture(scope="module")

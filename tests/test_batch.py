@@ -428,7 +428,7 @@ def test_ray_recipe_rounds_rebuild_the_planners_tree() -> None:
             replies[request["key"]] = {"text": json.dumps(minimal_instance(request["schema"])),
                                        "prompt_tokens": 1, "completion_tokens": 1}
         row["replies"] = json.dumps(replies)
-    assert row["error"] == "" and 2 <= rounds <= 12
+    assert row["error"] == "" and 1 <= rounds <= 12  # one round: frame and contradict (the cards need no choice)
     tree = json.loads(row["result"])
     assert tree["backend"]["backend"] == "ray-vllm"
     ignore = {"stats", "run_id", "backend"}

@@ -51,6 +51,7 @@ def test_the_file_then_the_environment_then_the_command_line(tmp_path: Path) -> 
     ("DRAIN_MATRIX_DIR", "/tmp/m", "matrix_dir", Path("/tmp/m")),
     ("DRAIN_HOUSE_DIR", "/tmp/h", "house_dir", Path("/tmp/h")),
     ("DRAIN_PROMPTS_DIR", "/tmp/p", "prompts_dir", Path("/tmp/p")),
+    ("DRAIN_DEVICE_DIR", "/tmp/d", "device_dir", Path("/tmp/d")),
     ("DRAIN_FAKE_DELAY", "0.5", "fake_delay", 0.5),
     ("DRAIN_DEBUG", "1", "debug", True),
 ])

@@ -24,7 +24,7 @@ class PlannerSettings:
 
     depth: int = 3  # levels: 1 = the problem alone, 2 = plus its likely causes and follow-ups, 3 = theirs too
     max_calls: int = 24  # model calls per solve, re-asks included
-    contradictions: int = 2  # contradictions named for the problem itself
+    contradictions: int = 3  # contradictions named for the problem itself
     child_contradictions: int = 1  # for each part (a likely cause) or follow-up
     principles: int = 3  # ideas per contradiction (fix cards, or the model's where it may write)
     subproblems: int = 2  # likely causes followed as parts of the problem

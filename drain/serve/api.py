@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import PurePath
+from types import SimpleNamespace
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -23,7 +24,7 @@ from drain.knowledge_json import cell_json, principle_json
 from drain.problem import read_problem
 from drain.schema import SolutionTree
 from drain.serve.hardening import ApiError, drain_error_status, scrub
-from drain.serve.schemas import RUN_ID, FeedbackBatch, FeedbackRequest, SolveRequest, Vote
+from drain.serve.schemas import RUN_ID, DeviceRun, FeedbackBatch, FeedbackRequest, SolveRequest, Vote
 from drain.serve.solving import SolveService, public_tree
 from drain.store import Store
 
@@ -38,6 +39,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
                          "(`Retry-After`) or damaged"},
     504: {"description": "The solve took longer than the server's timeout (it is stopped)"},
 }
+DEVICE_RUN_BYTES = 512 * 1024  # a phone's solved run (its whole tree) may be this big
 RUN_FIELDS = ("id", "created_at", "finished_at", "source", "problem", "status", "error", "backend", "model", "adapter",
               "llm_calls", "prompt_tokens", "completion_tokens", "wall_seconds", "feedback")
 
@@ -130,6 +132,38 @@ async def run_detail(run_id: str = Path(pattern=RUN_ID), svc: SolveService = Dep
     run["tree"] = public_tree(json.loads(row["tree_json"])) if row.get("tree_json") else None
     run["votes"] = [{k: f[k] for k in ("id", "idea", "rating", "note", "source", "created_at")} for f in votes]
     return run
+
+
+def _store_device_run(store: Store, body: DeviceRun) -> tuple[str, bool]:
+    """Store a phone's run once; returns its id and whether it was new."""
+    try:
+        tree = SolutionTree.model_validate(body.tree)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "tree"
+        raise ApiError(422, "validation", f"tree.{where}: {scrub(first.get('msg', 'invalid'), 200)}",
+                       field="tree") from None
+    try:
+        if store.get_run(body.id)["id"] == body.id:
+            return body.id, False
+    except UnknownRunError:
+        pass
+    tree.run_id = body.id
+    backend = {"backend": "device", "model": body.model or "wllama"}
+    store.start_run(body.problem, source="device", backend=backend, settings=dict(tree.settings), run_id=body.id)
+    for exchange in body.exchanges:  # as the planner logs its own: what `drain export` and training read
+        store.log_exchange(body.id, SimpleNamespace(**exchange.model_dump(by_alias=True)), backend)
+    store.finish_run(body.id, tree)
+    return body.id, True
+
+
+@router.post("/runs/device", status_code=201, responses={422: ERRORS[422], 503: ERRORS[503]})
+async def device_run(body: DeviceRun, svc: SolveService = Depends(service)) -> dict[str, Any]:
+    """A run solved on the phone itself, stored with ``source: device`` (once: a repeat is a no-op), so the votes
+    made on it offline can follow through ``/v1/feedback/batch``."""
+    _checked_problem(body.problem)
+    run_id, new = await svc.runs.call(lambda store: _store_device_run(store, body))
+    return {"ok": True, "run": run_id, "new": new}
 
 
 def _add_vote(store: Store, vote: FeedbackRequest) -> tuple[int, str]:

@@ -15,10 +15,11 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 
 from drain.backends.base import Backend
 from drain.config import DrainConfig
+from drain.device.bundle import DeviceBundle
 from drain.planner import PlannerSettings
 from drain.serve import api
 from drain.serve.access import AccessMiddleware, HostPolicy
@@ -42,7 +43,10 @@ MEDIA_TYPES = {
     ".svg": "image/svg+xml",
     ".png": "image/png",
     ".webmanifest": "application/manifest+json",
+    ".wasm": "application/wasm",
+    ".json": "application/json",
 }
+DEVICE_TYPES = {".json": "application/json", ".f16": "application/octet-stream", ".gguf": "application/octet-stream"}
 DESCRIPTION = """TRIZ reasoning for house problems: a homeowner's problem in; hazards, the ideal final result,
 contradictions with their matrix cell and principles, and numbered ideas out. The phone page is at `/`."""
 
@@ -86,6 +90,22 @@ def _add_pages(app: FastAPI, files: dict[str, Path]) -> None:
     def docs() -> FileResponse:
         return send("docs.html")  # the OpenAPI reference, rendered locally from /openapi.json (no CDN)
 
+    @app.get("/device/manifest.json", include_in_schema=False)
+    def device_manifest() -> JSONResponse:
+        """What the page downloads to solve offline (the data, its vectors, the two GGUF models), with sizes."""
+        return JSONResponse(app.state.device.manifest(), headers={"cache-control": "no-cache"})
+
+    @app.get("/device/{name}", include_in_schema=False)
+    def device_file(name: str) -> Response:
+        found = app.state.device.file(name)  # only the bundle's own names: nothing from the request reaches the disk
+        if found is None:
+            raise ApiError(404, "not_found", f"the phone bundle has no {name!r} here" if name.startswith("drain-")
+                           else "Not Found")
+        media = DEVICE_TYPES[Path(name).suffix]
+        if found.path is not None:
+            return FileResponse(found.path, media_type=media, headers={"cache-control": "no-cache"})
+        return Response(found.content, media_type=media, headers={"cache-control": "no-cache"})
+
     @app.get("/healthz", tags=["health"])
     def healthz(svc: SolveService = Depends(api.service)) -> dict[str, Any]:
         """Health, at once and without a token: the version, what serves the model and whether it is loaded,
@@ -108,12 +128,14 @@ def create_app(
     solve_rate: float | None = None,
     solve_burst: int = 4,
     config: DrainConfig | None = None,
+    device: DeviceBundle | None = None,
 ) -> FastAPI:
     """The DRAIN web app: ``backend_factory`` is called once; every request's Planner shares that backend.
 
     ``token``: the ``/v1`` routes need ``Authorization: Bearer TOKEN``. ``hosts``: the ``Host`` headers
     answered (None: any). ``solve_rate``: solves a minute per client address, ``solve_burst`` at once.
     ``config``: the run store, the data folders and the caches (default: :func:`drain.config.load_config`).
+    ``device``: the files phones download to solve offline (default: :class:`DeviceBundle`'s folder).
     """
     from drain import __version__
 
@@ -131,6 +153,7 @@ def create_app(
     app = FastAPI(title="DRAIN API", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None,
                   lifespan=lifespan)
     app.state.drain = service
+    app.state.device = device or DeviceBundle()
     app.state.solve_limits = SolveRateLimiter(solve_rate, solve_burst) if solve_rate else None
     install_error_handlers(app)
     app.include_router(api.router, tags=["drain"])
@@ -141,7 +164,8 @@ def create_app(
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
                            allow_headers=["content-type", "authorization"], max_age=600)
     app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes, read_timeout=body_timeout)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes, read_timeout=body_timeout,
+                       larger={"/v1/runs/device": max(max_body_bytes, api.DEVICE_RUN_BYTES)})
     if hosts is not None:
         app.add_middleware(AccessMiddleware, hosts=hosts)
     return app

@@ -51,14 +51,17 @@ __all__ = [
 log = logging.getLogger("drain.serve")
 
 # The page and the API load nothing from anywhere but this server.
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
-       "font-src 'self'; manifest-src 'self'; worker-src 'self'; object-src 'none'; base-uri 'self'; "
-       "form-action 'self'; frame-ancestors 'none'")
+# 'wasm-unsafe-eval' lets the page compile llama.cpp's WebAssembly (the on-device engine) and nothing else;
+# wllama starts its workers from blob: URLs it makes itself.
+CSP = ("default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self'; "
+       "connect-src 'self'; font-src 'self'; manifest-src 'self'; worker-src 'self' blob:; object-src 'none'; "
+       "base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
 SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",
     "referrer-policy": "no-referrer",
     "x-frame-options": "DENY",
     "cross-origin-opener-policy": "same-origin",
+    "cross-origin-embedder-policy": "require-corp",  # with COOP: cross-origin isolated, so wllama runs threads
     "cross-origin-resource-policy": "same-origin",
     "permissions-policy": "camera=(), geolocation=(), payment=(), usb=()",
 }
@@ -160,19 +163,22 @@ class BodyLimitMiddleware:
     """Answer 413 to a request body over ``max_bytes`` (declared or streamed), before any route reads it,
     and 408 to one that takes over ``read_timeout`` seconds to arrive."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, read_timeout: float = 15.0) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, read_timeout: float = 15.0,
+                 larger: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.read_timeout = read_timeout
+        self.larger = larger or {}  # path -> its own limit (a phone's solved run is bigger than a request)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get(scope.get("path", ""), self.max_bytes)
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._too_large(scope, receive, send)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await self._too_large(scope, receive, send, limit)
             return
         chunks: list[bytes] = []
         size = 0
@@ -184,8 +190,8 @@ class BodyLimitMiddleware:
                         return
                     chunk = message.get("body", b"")
                     size += len(chunk)
-                    if size > self.max_bytes:
-                        await self._too_large(scope, receive, send)
+                    if size > limit:
+                        await self._too_large(scope, receive, send, limit)
                         return
                     chunks.append(chunk)
                     if not message.get("more_body", False):
@@ -206,8 +212,8 @@ class BodyLimitMiddleware:
 
         await self.app(scope, replay, send)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(413, "too_large", f"the request body is over {self.max_bytes:,} bytes",
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        response = error_response(413, "too_large", f"the request body is over {limit:,} bytes",
                                   headers={"connection": "close"})
         await response(scope, receive, send)
 

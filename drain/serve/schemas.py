@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from drain.problem import MAX_PROBLEM_CHARS
 
-__all__ = ["FeedbackBatch", "FeedbackRequest", "SolveRequest", "Vote"]
+__all__ = ["DeviceExchange", "DeviceRun", "FeedbackBatch", "FeedbackRequest", "SolveRequest", "Vote"]
 
 RUN_ID = r"^[A-Za-z0-9_-]{4,64}$"
 EVENT_ID = r"^[A-Za-z0-9_.:-]{8,100}$"
@@ -53,3 +53,36 @@ class FeedbackBatch(_Body):
     """Votes queued on a phone while offline. Each is checked on its own: one bad vote drops only itself."""
 
     votes: list[Any] = Field(max_length=500, description="Each a Vote: {run, idea?, rating, note?, client_event_id}.")
+
+
+class ChatMessage(_Body):
+    role: Literal["system", "user", "assistant"]
+    content: str = Field(max_length=20_000)
+
+
+class DeviceExchange(_Body):
+    """One model request and reply the phone made (the store's exchanges: what training reads)."""
+
+    step: Literal["frame", "contradict", "resolve"]
+    messages: list[ChatMessage] = Field(max_length=8)
+    schema_: dict[str, Any] = Field(alias="schema")
+    reply: str = Field(max_length=8000)
+    valid: bool
+    error: str | None = Field(None, max_length=2000)
+    attempt: int = Field(ge=1, le=2)
+    prompt_tokens: int = Field(0, ge=0)
+    completion_tokens: int = Field(0, ge=0)
+    seconds: float = Field(0.0, ge=0)
+    started_at: float = Field(ge=0)
+
+
+class DeviceRun(_Body):
+    """A solve the phone made itself (offline, with the on-device engine), sent when the server is back so its
+    votes have a run to belong to. ``id`` is the phone's own run id: sending it again changes nothing."""
+
+    id: str = Field(pattern=r"^d-[A-Za-z0-9_-]{8,62}$", description="The phone's run id (d-...).")
+    problem: str = Field(max_length=MAX_PROBLEM_CHARS * 2)
+    tree: dict[str, Any] = Field(description="The solve JSON contract (schema_version 2) the phone made.")
+    model: str | None = Field(None, max_length=200, description="The model file the phone ran.")
+    exchanges: list[DeviceExchange] = Field(default_factory=list, max_length=100,
+                                            description="The phone's model requests and replies, for training.")

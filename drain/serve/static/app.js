@@ -3,6 +3,9 @@
 // A server started with --token answers /v1 calls 401 without it: the page then asks for the token once,
 // keeps it in localStorage, and sends it with every call (the offline vote sync too).
 // Everything the model wrote is inserted with textContent: never parsed as HTML.
+// Solving on the phone itself (offline.js, engine/): automatic when offline, or chosen (?engine=device|server);
+// the result says which engine answered (<section id="result" data-engine="device|server">).
+import { embedHere, measures, pendingRunIds, solveOnDevice, startOffline, syncRuns } from "./offline.js";
 import { collectHazards, el, renderHazards, renderTree } from "./render.js";
 
 const QUEUE_KEY = "drain.pendingVotes.v1";
@@ -212,6 +215,12 @@ async function submit(event, family) {
   state.final = false;
   clearResult();
   setBusy(true);
+  const choice = $("engine").value;
+  if (choice === "device" || (choice === "auto" && !navigator.onLine)) {
+    await submitOnDevice(body);
+    return;
+  }
+  $("result").dataset.engine = "server";
   setStatus("Sending…");
   let ended = false;
   try {
@@ -225,11 +234,34 @@ async function submit(event, family) {
     if (!ended) setStatus("The connection closed before the answer was complete. Try again.", true);
     else if (state.final) showResult();
   } catch {
+    if (choice === "auto" && !ended && document.body.dataset.offlineReady === "true") {
+      await submitOnDevice(body); // the server is out of reach: this phone answers
+      return;
+    }
     setStatus(navigator.onLine ? "Could not reach DRAIN. Is the server running?"
-                               : "You are offline: solving needs the DRAIN server.", true);
+                               : "You are offline and this phone is not ready to solve alone yet.", true);
+  } finally {
+    if ($("result").dataset.engine === "server") {
+      setBusy(false);
+      loadRecent();
+    }
+  }
+}
+
+async function submitOnDevice(body) {
+  $("result").dataset.engine = "device";
+  setStatus("Solving on this phone…");
+  const started = performance.now();
+  try {
+    await solveOnDevice(body.problem, { depth: body.depth || null, family: body.family || null,
+                                        onEvent: (kind, data) => handleEvent(kind, data) });
+    state.lastDeviceSeconds = (performance.now() - started) / 1000;
+    setStatus(`${$("status").textContent} Solved on this phone.`);
+    showResult();
+  } catch (err) {
+    setStatus(`This phone could not solve it: ${err.message || err}`, true);
   } finally {
     setBusy(false);
-    loadRecent();
   }
 }
 
@@ -250,8 +282,9 @@ async function vote(idea, rating) {
     b.setAttribute("aria-pressed", b.dataset.rating === rating ? "true" : "false");
   }
   const item = { run, idea, rating, client_event_id: newId() };
-  if (!navigator.onLine) {
-    queueVote(item);
+  if (!navigator.onLine || String(run).startsWith("d-")) {
+    queueVote(item); // a run solved on this phone reaches the server with its votes, when it can
+    if (navigator.onLine) syncVotes();
     return;
   }
   try {
@@ -268,8 +301,10 @@ async function syncVotes() {
   if (state.syncing || !navigator.onLine) return;
   state.syncing = true;
   try {
+    const unsent = await syncRuns(api); // first the runs solved on this phone, so their votes have a run
     for (;;) {
-      const batch = loadJSON(QUEUE_KEY, []).slice(0, BATCH);
+      const batch = loadJSON(QUEUE_KEY, []).filter((v) => !unsent.has(v.run) && !pendingRunIds().has(v.run))
+        .slice(0, BATCH);
       if (!batch.length) return;
       const response = await api("/v1/feedback/batch", { method: "POST", body: JSON.stringify({ votes: batch }) });
       if ([401, 408, 429].includes(response.status) || response.status >= 500) return; // try again later
@@ -343,6 +378,10 @@ async function openRun(id) {
 
 // ---------------------------------------------------------------- wiring
 function start() {
+  const asked = new URLSearchParams(location.search).get("engine");
+  if (["device", "server", "auto"].includes(asked)) $("engine").value = asked;
+  window.drainMeasures = () => ({ ...measures(), last_device_solve_seconds: state.lastDeviceSeconds ?? null });
+  window.drainEmbed = embedHere; // for tests and the benchmark: the phone's sentence vector of a text
   $("ask").addEventListener("submit", submit);
   $("problem").addEventListener("keydown", (event) => {
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
@@ -369,6 +408,7 @@ function start() {
   if (waiting) setSync(`${waiting} vote${waiting === 1 ? "" : "s"} waiting to be sent.`);
   loadRecent();
   syncVotes();
+  startOffline();
   if ("serviceWorker" in navigator && window.isSecureContext) {
     navigator.serviceWorker.register("/sw.js").catch(() => { /* the page works without it */ });
   }

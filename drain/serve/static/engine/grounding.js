@@ -1,0 +1,326 @@
+// The house library read by meaning, as drain/grounding/ does it: the same vectors (float16, exported),
+// the same evidence, weights and rounding for families, causes, candidate pairs, fix cards and the
+// similar-situation hazard check. Scores are cosine similarities of unit vectors, rounded to float32
+// like numpy's, so the rankings match Python's; the weights are data.tuning, never constants here.
+import { roundTo } from "./knowledge.js";
+
+/** Float16 (little-endian) to Float32Array. */
+export function halfToFloat(bytes) {
+  const halves = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2);
+  const out = new Float32Array(halves.length);
+  for (let n = 0; n < halves.length; n += 1) {
+    const h = halves[n];
+    const sign = h & 0x8000 ? -1 : 1;
+    const exponent = (h >> 10) & 0x1f;
+    const fraction = h & 0x3ff;
+    if (exponent === 0) out[n] = sign * 2 ** -14 * (fraction / 1024);
+    else if (exponent === 31) out[n] = fraction ? NaN : sign * Infinity;
+    else out[n] = sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
+  }
+  return out;
+}
+
+/** A stable argsort, highest first (numpy's argsort(-scores, kind="stable")). */
+function rankDescending(scores) {
+  return Array.from(scores.keys()).sort((a, b) => scores[b] - scores[a] || a - b);
+}
+
+export class LibraryIndex {
+  /** meta: data.index; vectors: the float16 file's bytes (Uint8Array). */
+  constructor(meta, vectors) {
+    this.dimension = meta.dimension;
+    this.matrix = halfToFloat(vectors);
+    this.keys = {};
+    this.texts = {};
+    this.slices = {};
+    let start = 0;
+    for (const kind of meta.kinds) {
+      const info = meta.by_kind[kind];
+      this.keys[kind] = info.keys;
+      this.texts[kind] = info.texts || [];
+      this.slices[kind] = [start, start + info.count];
+      start += info.count;
+    }
+    this.last = null;
+  }
+
+  /** Cosine similarity of a unit query with every row of `kind` (the last query's scores are kept). */
+  scores(kind, query) {
+    if (!this.last || this.last.query !== query) {
+      const rows = this.matrix.length / this.dimension;
+      const all = new Float64Array(rows);
+      for (let r = 0; r < rows; r += 1) {
+        let sum = 0;
+        const base = r * this.dimension;
+        for (let d = 0; d < this.dimension; d += 1) sum += this.matrix[base + d] * query[d];
+        all[r] = Math.fround(sum);
+      }
+      this.last = { query, all };
+    }
+    const [from, to] = this.slices[kind];
+    return this.last.all.subarray(from, to);
+  }
+
+  /** For each key of `kind`, the similarity of its closest row (in order of first appearance). */
+  bestByKey(kind, query) {
+    const best = new Map();
+    const scores = this.scores(kind, query);
+    this.keys[kind].forEach((key, n) => {
+      if (scores[n] > (best.has(key) ? best.get(key) : -2)) best.set(key, scores[n]);
+    });
+    return best;
+  }
+}
+
+export class Grounder {
+  constructor(knowledge, data, index, embed) {
+    this.knowledge = knowledge;
+    this.tuning = data.tuning;
+    this.index = index;
+    this.embed = embed; // async (text) -> unit Float32Array
+    this.families = new Map(data.house.families.map((f) => [f.id, f]));
+    this.cards = new Map(data.house.cards.map((c) => [c.id, c]));
+    this.cases = new Map(data.house.cases.map((c) => [c.id, c]));
+    this.cardsByFamily = new Map([...this.families.keys()].map((id) => [id, []]));
+    for (const card of this.cards.values()) for (const f of card.families) this.cardsByFamily.get(f).push(card);
+    this.hazardRows = new Map();
+    index.keys.hazard.forEach((category, n) => {
+      if (!this.hazardRows.has(category)) this.hazardRows.set(category, []);
+      this.hazardRows.get(category).push(n);
+    });
+  }
+
+  cardsOf(family) {
+    return this.cardsByFamily.get(family) || [];
+  }
+
+  // ------------------------------------------------------------------------------------ families, causes
+  caseVotes(query) {
+    const scores = this.index.scores("case", query);
+    const votes = new Map();
+    let total = 0;
+    for (const row of rankDescending(scores).slice(0, this.tuning.families.nearest_cases)) {
+      const weight = Math.max(0, scores[row]) ** 2;
+      const family = this.cases.get(this.index.keys.case[row]).family;
+      votes.set(family, (votes.get(family) || 0) + weight);
+      total += weight;
+    }
+    if (!total) return new Map();
+    return new Map([...votes].map(([family, vote]) => [family, vote / total]));
+  }
+
+  /** The k most likely families for a query vector, best first: [{family, score, said, evidence}]. */
+  matchFamilies(query, k = 3) {
+    const weights = this.tuning.families.weights;
+    const says = this.index.bestByKey("family", query);
+    const votes = this.caseVotes(query);
+    const cardBest = this.index.bestByKey("card", query);
+    const nearestSaid = new Map();
+    const familyScores = this.index.scores("family", query);
+    this.index.keys.family.forEach((key, n) => {
+      if (familyScores[n] > (nearestSaid.has(key) ? nearestSaid.get(key)[0] : -2)) {
+        nearestSaid.set(key, [familyScores[n], this.index.texts.family[n]]);
+      }
+    });
+    const found = [];
+    for (const [id, family] of this.families) {
+      const closest = this.cardsOf(id).map((card) => cardBest.get(card.id) ?? 0);
+      const evidence = { says: roundTo(says.get(id) ?? 0, 4), cases: roundTo(votes.get(id) ?? 0, 4),
+                         cards: roundTo(closest.length ? Math.max(...closest) : 0, 4) };
+      let score = 0;
+      for (const [name, value] of Object.entries(evidence)) score += weights[name] * value;
+      found.push({ family, score: roundTo(score, 4), said: (nearestSaid.get(id) || [0, ""])[1], evidence });
+    }
+    found.sort((a, b) => b.score - a.score || (a.family.id < b.family.id ? -1 : a.family.id > b.family.id ? 1 : 0));
+    return found.slice(0, k);
+  }
+
+  /** The family's causes, closest first: [{family, cause, score}]. */
+  matchCauses(query, family) {
+    const scores = new Map();
+    const all = this.index.scores("cause", query);
+    this.index.keys.cause.forEach((key, n) => scores.set(key, all[n]));
+    const ranked = family.causes.map((cause) => ({ family, cause,
+                                                   score: roundTo(scores.get(`${family.id}/${cause.id}`) ?? 0, 4) }));
+    return ranked.sort((a, b) => b.score - a.score);
+  }
+
+  /** The similar-situation hazard check: [{category, score, similar_to}], most similar first. */
+  similarHazards(query) {
+    const scores = this.index.scores("hazard", query);
+    const looks = this.index.scores("lookalike", query);
+    let look = -2;
+    for (const value of looks) look = Math.max(look, value);
+    const { thresholds, margin } = this.tuning.hazards;
+    const found = [];
+    for (const [category, threshold] of Object.entries(thresholds)) {
+      const rows = this.hazardRows.get(category) || [];
+      if (!rows.length) continue;
+      let best = rows[0];
+      for (const row of rows) if (scores[row] > scores[best]) best = row;
+      const score = scores[best];
+      if (score >= threshold && score >= look - margin) {
+        found.push({ category, score: roundTo(score, 3), similar_to: this.index.texts.hazard[best] });
+      }
+    }
+    return found.sort((a, b) => b.score - a.score);
+  }
+
+  /** What the library says about one text (drain.grounding.grounder.Grounder.ground). */
+  async ground(text, { family = null, k = 3, query = null } = {}) {
+    const vector = query || await this.embed(text);
+    let families = this.matchFamilies(vector, k);
+    let close = families.length >= 2 && families[0].score - families[1].score < this.tuning.families.close_call;
+    if (family !== null) {
+      const chosen = this.families.get(family);
+      if (!chosen) throw new Error(`no family '${family}' in the house library`);
+      families = families.filter((m) => m.family.id !== chosen.id);
+      const top = families.length ? families[0].score : 1.0;
+      families.unshift({ family: chosen, score: Math.max(top, 1.0), said: chosen.says[0], evidence: { chosen: 1.0 } });
+      close = false;
+    }
+    const causes = families.length ? this.matchCauses(vector, families[0].family) : [];
+    const confident = families.length && families[0].score >= this.tuning.confident ? families[0] : null;
+    return { text, query: vector, families, causes, hazards: this.similarHazards(vector), close_call: close,
+             family: confident };
+  }
+
+  /** The hazard categories raised by similarity for one text (a part, a follow-up). */
+  async hazards(text) {
+    return this.similarHazards(await this.embed(text));
+  }
+
+  // ------------------------------------------------------------------------------------ candidate pairs
+  /** Candidate contradictions for a grounded text, best first (drain.grounding.pairs.candidate_pairs). */
+  pairs(grounding, k = 6) {
+    const t = this.tuning.pairs;
+    const knowledge = this.knowledge;
+    const evidence = Object.fromEntries(t.order.map((name) => [name, new Map()]));
+    const why = new Map();
+    const add = (name, pair, value) => evidence[name].set(pair, (evidence[name].get(pair) || 0) + value);
+    for (const match of grounding.families) {
+      match.family.contradictions.forEach((c, position) => {
+        const pair = `${c.improving}x${c.worsening}`;
+        const value = match.score * (1.0 - 0.15 * position);
+        evidence.family.set(pair, Math.max(evidence.family.get(pair) ?? 0, value));
+        if (!why.has(pair)) why.set(pair, c.why);
+      });
+    }
+    const caseScores = this.index.scores("case", grounding.query);
+    let taken = 0;
+    for (const row of rankDescending(caseScores)) {
+      const weight = Math.max(0, caseScores[row]) ** 2;
+      this.cases.get(this.index.keys.case[row]).pairs.forEach(([i, w], position) => {
+        add("case", `${i}x${w}`, weight * (1.0 - 0.2 * position));
+      });
+      taken += 1;
+      if (taken >= t.nearest_cases) break;
+    }
+    const fams = new Map(grounding.families.map((m) => [m.family.id, m.score]));
+    const topFamily = Math.max(...fams.values(), -Infinity);
+    const top = fams.size ? topFamily || 1.0 : 1.0;
+    const cardScores = new Map();
+    const all = this.index.scores("card", grounding.query);
+    this.index.keys.card.forEach((key, n) => cardScores.set(key, all[n]));
+    const pool = new Map();
+    for (const id of fams.keys()) for (const card of this.cardsOf(id)) if (!pool.has(card.id)) pool.set(card.id, card);
+    const relevance = new Map();
+    for (const [id, card] of pool) {
+      relevance.set(id, 0.4 * Math.max(0, cardScores.get(id) ?? 0)
+        + 0.5 * Math.max(...card.families.map((f) => fams.get(f) ?? 0)) / top);
+    }
+    const bestCards = [...relevance.keys()].sort((a, b) => relevance.get(b) - relevance.get(a))
+      .slice(0, t.nearest_cards);
+    const constrained = [];
+    for (const c of knowledge.constraints(grounding.text)) {
+      for (const p of c.parameters) if (!constrained.includes(p)) constrained.push(p);
+    }
+    const worsening = constrained.length ? constrained : [32, 36, 25];
+    const glosses = [...this.index.bestByKey("parameter", grounding.query)].sort((a, b) => b[1] - a[1]);
+    const improving = glosses.map(([key]) => Number(key)).filter((p) => !constrained.includes(p)).slice(0, 3);
+    improving.forEach((i, rank) => {
+      worsening.slice(0, 3).forEach((w, position) => {
+        add("gloss", `${i}x${w}`, (1.0 - 0.2 * rank) * (1.0 - 0.2 * position));
+      });
+    });
+    const soFar = new Set();
+    for (const name of t.order) {
+      if (name !== "card" && t.sources.includes(name)) for (const pair of evidence[name].keys()) soFar.add(pair);
+    }
+    for (const pair of soFar) {
+      const [i, w] = pair.split("x").map(Number);
+      const cell = new Set(knowledge.principlesOf(i, w));
+      const admitted = bestCards.filter((id) => pool.get(id).principles.some((p) => cell.has(p.id)))
+        .map((id) => relevance.get(id));
+      if (admitted.length) evidence.card.set(pair, Math.max(...admitted));
+    }
+    const combined = new Map();
+    const origin = new Map();
+    for (const name of t.order) {
+      if (!t.sources.includes(name)) continue;
+      const values = evidence[name];
+      const highest = Math.max(0, ...values.values());
+      if (!(highest > 0)) continue;
+      for (const [pair, value] of values) {
+        combined.set(pair, (combined.get(pair) || 0) + t.weights[name] * (value / highest));
+        if (!origin.has(pair)) origin.set(pair, []);
+        origin.get(pair).push(name);
+      }
+    }
+    const found = [];
+    for (const [pair, score] of combined) {
+      const [i, w] = pair.split("x").map(Number);
+      if (i === w || !knowledge.principlesOf(i, w).length) continue;
+      const reason = why.get(pair) || `improving ${knowledge.parameterNames.get(i).toLowerCase()} tends to cost `
+        + knowledge.parameterNames.get(w).toLowerCase();
+      found.push({ improving: i, worsening: w, score: roundTo(score, 4), why: reason, sources: origin.get(pair),
+                   key: pair });
+    }
+    found.sort((a, b) => b.score - a.score || a.improving - b.improving || a.worsening - b.worsening);
+    return found.slice(0, k);
+  }
+
+  // ------------------------------------------------------------------------------------ fix cards
+  /** The constraint factor of a card (drain.grounding.cards.fit), from the exported factors. */
+  fit(card, constraints) {
+    const f = this.tuning.cards.fit;
+    let factor = 1.0;
+    if (constraints.budget === "tight") factor *= f.budget_tight[card.band];
+    if (constraints.tenure === "rent" && !card.renter_ok) factor *= f.renting_not_renter_ok.factor;
+    if (constraints.skill === "diy") factor *= f.skill_diy[card.diy];
+    return factor;
+  }
+
+  /** Candidate fix cards for one contradiction of a grounded text, best first: [{card, family, principle,
+   * position, score}] (drain.grounding.grounder.Grounder.cards and drain.grounding.cards.rank_cards). */
+  rankCards(grounding, improving, worsening, constraints, { cause = null, k = 6, exclude = [] } = {}) {
+    const families = grounding.family !== null ? grounding.families : grounding.families.slice(0, 1);
+    const cell = this.knowledge.principlesOf(improving, worsening);
+    if (!cell.length) return [];
+    const w = this.tuning.cards.weights;
+    const matched = new Map(families.map((m) => [m.family.id, m.score]));
+    const topFamily = matched.size ? Math.max(...matched.values()) || 1.0 : 1.0;
+    const pool = new Map();
+    for (const id of matched.keys()) for (const card of this.cardsOf(id)) if (!pool.has(card.id)) pool.set(card.id, card);
+    const similar = new Map();
+    const all = this.index.scores("card", grounding.query);
+    this.index.keys.card.forEach((key, n) => similar.set(key, all[n]));
+    const skip = new Set(exclude);
+    const found = [];
+    for (const [id, card] of pool) {
+      if (skip.has(id)) continue;
+      const places = card.principles.map((p) => cell.indexOf(p.id) + 1).filter((place) => place > 0);
+      if (!places.length) continue;
+      const position = Math.min(...places);
+      let family = card.families[0];
+      for (const f of card.families) if ((matched.get(f) ?? 0) > (matched.get(family) ?? 0)) family = f;
+      let score = (w.similar * Math.max(0, similar.get(id) ?? 0) + w.family * (matched.get(family) ?? 0) / topFamily
+        + w.position * (1.0 - 0.25 * (position - 1)));
+      score *= this.fit(card, constraints);
+      if (cause !== null && card.causes.includes(cause)) score *= 1.3;
+      found.push({ card, family, principle: cell[position - 1], position, score: roundTo(score, 4) });
+    }
+    found.sort((a, b) => b.score - a.score || (a.card.id < b.card.id ? -1 : a.card.id > b.card.id ? 1 : 0));
+    return found.slice(0, k);
+  }
+}
