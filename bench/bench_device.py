@@ -47,8 +47,8 @@ def main() -> None:
     parser.add_argument("--problem", default="leaking basement on budget")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
+    from drain.adapters import resolve_adapter
     from drain.backends.embedded import default_model_path
-    from drain.models import resolve_adapter
 
     base = default_model_path()
     adapter = resolve_adapter(None)

@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from drain.adapters import resolve_adapter
 from drain.backends.embedded import EmbeddedBackend, default_model_path
-from drain.models import resolve_adapter
 from drain.planner import Planner, PlannerSettings
 
 PROBLEMS = ["leaking basement on budget", "drafty windows, can't replace them", "noisy furnace"]

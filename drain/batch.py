@@ -23,6 +23,7 @@ import contextvars
 import dataclasses
 import heapq
 import itertools
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,7 +43,7 @@ from drain.batch_io import (
     read_items,
     stable_id,
 )
-from drain.errors import DrainError, InputError
+from drain.errors import KNOWN_ERRORS, InputError
 
 __all__ = [
     "BatchFailedError",
@@ -205,20 +206,13 @@ async def run_batch(todo: Sequence[BatchItem], solve: Solve, write: Write, *, co
     When ``max_consecutive_failures`` solves in a row fail (bad problem texts do not count), the batch
     stops: every problem without a record gets a ``not_attempted`` one, then :class:`BatchStoppedError`.
     """
-    import time
-
     stats = stats or BatchStats()
     started = time.perf_counter()
     room = asyncio.Semaphore(4 * gate.limit if gate is not None else max(1, concurrency))
     tasks: set[asyncio.Task[None]] = set()
     failure: list[BaseException] = []
     recorded: set[int] = set()
-    streak: list[str] = []  # the errors of the failures in a row so far
-
-    def stop_others() -> None:
-        for task in tasks:
-            if task is not asyncio.current_task():
-                task.cancel()
+    breaker = _Breaker(max_consecutive_failures)
 
     async def one(number: int, item: BatchItem) -> None:
         try:
@@ -227,16 +221,12 @@ async def run_batch(todo: Sequence[BatchItem], solve: Solve, write: Write, *, co
             recorded.add(number)
             if on_record is not None:
                 on_record(item, record)
-            if counts:
-                streak.append(record["error"])
-            elif "error" not in record:
-                streak.clear()
-            if max_consecutive_failures and len(streak) >= max_consecutive_failures and not failure:
-                failure.append(BatchStoppedError(streak[-1]))
-                stop_others()
+            if breaker.tripped_by(record, counts) and not failure:
+                failure.append(BatchStoppedError(breaker.streak[-1]))
+                _cancel_others(tasks)
         except Exception as err:  # fatal for the batch: stop the other problems too
             failure.append(err)
-            stop_others()
+            _cancel_others(tasks)
         finally:
             room.release()
 
@@ -247,11 +237,7 @@ async def run_batch(todo: Sequence[BatchItem], solve: Solve, write: Write, *, co
                 await gate.idle.wait()
             if failure:
                 break
-            context = contextvars.copy_context()
-            context.run(_PROBLEM.set, number)
-            task = asyncio.create_task(one(number, item), context=context)
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
+            _start(tasks, one(number, item), number)
             for _ in range(4):  # let it reach the gate before deciding on the next one
                 await asyncio.sleep(0)
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -261,17 +247,55 @@ async def run_batch(todo: Sequence[BatchItem], solve: Solve, write: Write, *, co
         await asyncio.gather(*tasks, return_exceptions=True)
         stats.seconds += time.perf_counter() - started
     if failure and isinstance(failure[0], BatchStoppedError):
-        left = [item for number, item in enumerate(todo) if number not in recorded]
-        why = (f"not attempted: the batch stopped after {len(streak)} problems in a row failed "
-               f"(last: {failure[0]}); run it again to solve this one")
-        for item in left:
-            write(item.record(line=item.line, error=why, not_attempted=True))
-        stats.not_attempted = len(left)
-        raise BatchStoppedError(f"stopped after {len(streak)} problems in a row failed (last: {failure[0]}); "
-                                f"{len(left)} problems were not attempted") from None
+        _record_not_attempted([item for number, item in enumerate(todo) if number not in recorded], write, stats,
+                              len(breaker.streak), failure[0])
     if failure:
         raise failure[0]
     return stats
+
+
+def _start(tasks: set[asyncio.Task[None]], coroutine: Awaitable[None], number: int) -> None:
+    """Run ``coroutine`` as a task of ``tasks`` that knows its problem ``number`` (the gate serves by it)."""
+    context = contextvars.copy_context()
+    context.run(_PROBLEM.set, number)
+    task = asyncio.create_task(coroutine, context=context)  # type: ignore[arg-type]
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+
+
+def _cancel_others(tasks: set[asyncio.Task[None]]) -> None:
+    """Cancel every task of ``tasks`` but the running one (a fatal error or the breaker stops the batch)."""
+    for task in tasks:
+        if task is not asyncio.current_task():
+            task.cancel()
+
+
+@dataclass
+class _Breaker:
+    """The batch's circuit breaker: the errors of the failed solves in a row so far."""
+
+    limit: int | None
+    streak: list[str] = field(default_factory=list)
+
+    def tripped_by(self, record: dict[str, Any], counts: bool) -> bool:
+        """Count ``record`` (its failure ``counts``, or a success clears the streak); True at the limit."""
+        if counts:
+            self.streak.append(record["error"])
+        elif "error" not in record:
+            self.streak.clear()
+        return bool(self.limit) and len(self.streak) >= (self.limit or 0)
+
+
+def _record_not_attempted(left: Sequence[BatchItem], write: Write, stats: BatchStats, in_a_row: int,
+                          last: BaseException) -> None:
+    """Write a ``not_attempted`` record for each problem ``left``, then raise :class:`BatchStoppedError`."""
+    why = (f"not attempted: the batch stopped after {in_a_row} problems in a row failed "
+           f"(last: {last}); run it again to solve this one")
+    for item in left:
+        write(item.record(line=item.line, error=why, not_attempted=True))
+    stats.not_attempted = len(left)
+    raise BatchStoppedError(f"stopped after {in_a_row} problems in a row failed (last: {last}); "
+                            f"{len(left)} problems were not attempted") from None
 
 
 async def _solve_one(item: BatchItem, solve: Solve, stats: BatchStats) -> tuple[dict[str, Any], bool]:
@@ -281,7 +305,7 @@ async def _solve_one(item: BatchItem, solve: Solve, stats: BatchStats) -> tuple[
         tree = await solve(item.problem or "")
     except FATAL:
         raise
-    except DrainError as err:
+    except KNOWN_ERRORS as err:
         stats.failed += 1
         return item.record(line=item.line, error=str(err)), not isinstance(err, InputError)
     except Exception as err:  # one bad problem must not stop the batch: record it and go on

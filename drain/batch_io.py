@@ -20,7 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from drain.errors import BackendUnavailableError, DrainError, InputError, ModelNotFoundError
+from drain.errors import (
+    BackendUnavailableError,
+    BatchFailedError,
+    BatchStoppedError,
+    InputError,
+    ModelNotFoundError,
+)
 
 __all__ = [
     "FATAL",
@@ -42,18 +48,6 @@ RESERVED = frozenset({"id", "problem", "result", "error", "line", "duplicate", "
 # Errors that would fail every remaining problem the same way: stop the batch, record nothing for them.
 FATAL = (BackendUnavailableError, ModelNotFoundError)
 
-
-class BatchFailedError(DrainError):
-    """The batch finished but some problems failed; each failure is a record in the output."""
-
-    exit_code = 5
-
-
-class BatchStoppedError(DrainError):
-    """The batch stopped after too many failures in a row (the server is failing every request); the
-    problems it did not attempt are recorded as such, and running it again solves them."""
-
-    exit_code = 4
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from drain.backends.base import Backend, Capabilities, Completion, Message, SamplingOptions
+from drain.errors import BackendError
 
 __all__ = ["ReplayBackend", "engine_rows", "plan_round", "request_key", "run_ray_batch"]
 
@@ -44,7 +45,7 @@ class ReplayBackend(Backend):
         self.replies = replies
         self.model = model
         self.pending: dict[str, dict[str, Any]] = {}
-        self.capabilities = Capabilities(json_schema=True, parallel_slots=1024, seeded=True)
+        self.capabilities = Capabilities(parallel_slots=1024)
 
     async def complete(self, messages: Sequence[Message], *, schema: Mapping[str, Any] | None = None,
                        options: SamplingOptions = SamplingOptions()) -> Completion:
@@ -54,8 +55,8 @@ class ReplayBackend(Backend):
             self.pending[key] = {"key": key, "messages": [dict(m) for m in messages], "schema": schema,
                                  "max_tokens": options.max_tokens, "temperature": options.temperature,
                                  "seed": options.seed, "top_p": options.top_p}
-            await asyncio.get_running_loop().create_future()  # parked until the round ends
-        assert known is not None
+            await asyncio.get_running_loop().create_future()  # parked until the round ends (it never resumes)
+            raise BackendError(f"no reply for request {key} in this round")
         return Completion(text=str(known["text"]), prompt_tokens=int(known.get("prompt_tokens") or 0),
                           completion_tokens=int(known.get("completion_tokens") or 0), model=self.model)
 
@@ -87,14 +88,14 @@ def plan_round(row: dict[str, Any], settings: Any = None, model: str = "vllm") -
     Returns the row with ``pending`` (JSON list of requests to send) and, once done, ``result`` (the tree
     as JSON) or ``error``.
     """
-    from drain.errors import DrainError
+    from drain.errors import KNOWN_ERRORS
     from drain.planner import PlannerSettings
 
     replies = json.loads(row.get("replies") or "{}")
     out = {**row, "replies": json.dumps(replies), "pending": "[]", "result": "", "error": ""}
     try:
         tree, pending = asyncio.run(_drive(str(row["problem"]), replies, settings or PlannerSettings(), model))
-    except DrainError as err:
+    except KNOWN_ERRORS as err:
         out["error"] = str(err)
         return out
     if tree is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 # Matrix-vector products of the size DRAIN does (a query against the house library) gain nothing from
 # several BLAS threads, and threads that spin on a busy laptop cost 20x: one, unless the user says otherwise.
@@ -38,12 +39,17 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    context: typer.Context,
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks instead of one-line errors."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
     """DRAIN: TRIZ reasoning for house problems."""
+    from drain.commands.options import CliState
+
+    if not isinstance(context.obj, CliState):  # the app run without main(), as Typer's test runner does
+        context.obj = CliState()
     if debug:
-        os.environ["DRAIN_DEBUG"] = "1"
+        context.obj.config = context.obj.config.replace(debug=True)
 
 
 knowledge.register(app)
@@ -66,21 +72,24 @@ def _fail(message: str, code: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``drain`` console script."""
-    from drain.errors import DrainError
+    """Entry point of the ``drain`` console script: builds the configuration once (``drain.config``), runs
+    the command with it, and turns every error into one line and its exit code (``drain.errors``)."""
+    from drain.commands.options import CliState
+    from drain.errors import KNOWN_ERRORS, exit_code
 
     args = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args or os.environ.get("DRAIN_DEBUG") == "1"
+    state: CliState | None = None
     try:
-        code = app(args=args, prog_name="drain", standalone_mode=False)
+        state = CliState()  # reads config.toml and the environment: a bad setting is one line too
+        code = app(args=args, prog_name="drain", standalone_mode=False, obj=state)
     except typer.Exit as exit_:
         code = exit_.exit_code
     except typer.Abort:
         _fail("interrupted", 130)
-    except DrainError as err:
-        if debug:
+    except KNOWN_ERRORS as err:
+        if _debug(state, args):
             raise
-        _fail(str(err), err.exit_code)
+        _fail(str(err), exit_code(err))
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     except BrokenPipeError:
@@ -88,16 +97,21 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(0) from None
     except Exception as err:
         if _is_usage_error(err):  # Typer's (vendored click's) usage errors: a message and exit code 2
-            if debug:
+            if _debug(state, args):
                 raise
             context = getattr(err, "ctx", None)
             if context is not None:
                 sys.stderr.write(context.get_usage() + "\n")
             _fail(err.format_message(), err.exit_code)  # type: ignore[attr-defined]
-        if debug:
+        if _debug(state, args):
             raise
         _fail(f"internal error ({type(err).__name__}: {err}); rerun with --debug for the traceback", 70)
     raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def _debug(state: Any, args: list[str]) -> bool:
+    """``--debug`` (before the command) or ``DRAIN_DEBUG=1``; before the configuration was read, ``--debug``."""
+    return bool(state.config.debug) if state is not None else "--debug" in args
 
 
 def _is_usage_error(err: Exception) -> bool:

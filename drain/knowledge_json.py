@@ -15,11 +15,19 @@ def _ref(row: Any) -> dict[str, Any]:
     return {"id": row.id, "name": row.name}
 
 
-def cell_json(improving: int | str, worsening: int | str) -> dict[str, Any]:
-    """One matrix cell: improving, worsening, principles in the published order, and a reason when empty."""
+def _shipped(knowledge: Any) -> Any:
+    if knowledge is not None:
+        return knowledge
     import triz
 
-    knowledge = triz.load(lazy=True)
+    return triz.load(lazy=True)
+
+
+def cell_json(improving: int | str, worsening: int | str, knowledge: Any = None) -> dict[str, Any]:
+    """One matrix cell: improving, worsening, principles in the published order, and a reason when empty.
+
+    ``knowledge``: the TRIZ knowledge to read (default: the shipped ``matrix/``)."""
+    knowledge = _shipped(knowledge)
     names, principle_names = knowledge.parameter_names, knowledge.principle_names
     first = names[knowledge.parameter_id(improving)]
     second = names[knowledge.parameter_id(worsening)]
@@ -31,11 +39,9 @@ def cell_json(improving: int | str, worsening: int | str) -> dict[str, Any]:
     return result
 
 
-def principle_json(ref: int | str) -> dict[str, Any]:
+def principle_json(ref: int | str, knowledge: Any = None) -> dict[str, Any]:
     """One principle with its sub-principles, home examples, matrix cells and separations."""
-    import triz
-
-    knowledge = triz.load(lazy=True)
+    knowledge = _shipped(knowledge)
     found = knowledge.principle(ref)
     cells = knowledge.matrix.cells_with(found.id)
     separations = [s.name for s in knowledge.separations if found.id in s.principles]

@@ -27,7 +27,7 @@ class PromptLibrary:
     """Render the planner's prompts from a folder of ``<step>.j2`` templates."""
 
     def __init__(self, folder: Path | None = None) -> None:
-        self.folder = folder or find_data_dir("prompts")
+        self.folder = find_data_dir("prompts", folder)
 
     @cached_property
     def _environment(self) -> Any:

@@ -37,10 +37,20 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from drain.errors import InputError, StoreError
+from drain.config import DrainConfig, load_config
+from drain.errors import (
+    AmbiguousRunError,
+    FeedbackConflictError,
+    InputError,
+    StoreBusyError,
+    StoreDamagedError,
+    StoreError,
+    UnknownRunError,
+)
 
 __all__ = [
     "MIGRATIONS",
+    "AmbiguousRunError",
     "FeedbackConflictError",
     "Store",
     "StoreBusyError",
@@ -114,21 +124,6 @@ MIGRATIONS: list[str] = [
 ]
 
 
-class StoreBusyError(StoreError):
-    """Another program held the store locked for longer than this store waits."""
-
-
-class StoreDamagedError(StoreError):
-    """The SQLite file is corrupt or not a database; the message says how to check, repair or move it."""
-
-
-class UnknownRunError(StoreError):
-    """No run has this id (or id prefix), or the prefix is ambiguous."""
-
-
-class FeedbackConflictError(InputError):
-    """A vote's ``client_event_id`` was already used for a different vote; the new one is not stored."""
-
 
 def repair_hint(path: Path) -> str:
     """How to check, repair or move aside the store at ``path``."""
@@ -157,19 +152,14 @@ def sqlite_error(path: Path, err: sqlite3.Error, busy_timeout: float = 0.0) -> S
     return StoreError(f"the run store at {path} failed: {text}")
 
 
-def default_home() -> Path:
-    """``$DRAIN_HOME``, or the platform's user data directory for DRAIN."""
-    override = os.environ.get("DRAIN_HOME")
-    if override:
-        return Path(override).expanduser()
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("drain", appauthor=False))
+def default_home(config: DrainConfig | None = None) -> Path:
+    """The DRAIN home of ``config`` (``$DRAIN_HOME``, or the platform's user data directory for DRAIN)."""
+    return (config or load_config()).home
 
 
-def open_default_store(*, best_effort: bool = True) -> Store:
-    """The store in :func:`default_home`; best effort (see :class:`Store`) unless told otherwise."""
-    return Store(default_home() / "runs.sqlite", best_effort=best_effort)
+def open_default_store(config: DrainConfig | None = None, *, best_effort: bool = True) -> Store:
+    """The store in the DRAIN home; best effort (see :class:`Store`) unless told otherwise."""
+    return Store((config or load_config()).store_path, best_effort=best_effort)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -390,9 +380,10 @@ class Store:
             if not rows and len(run_id) >= 4:
                 rows = db.execute("SELECT * FROM runs WHERE id LIKE ? ESCAPE '!' LIMIT 2",
                                   (escape_like(run_id) + "%",)).fetchall()
-        if len(rows) != 1:
-            raise UnknownRunError(f"no run {run_id!r} in {self.path}" if not rows
-                                  else f"run id {run_id!r} is ambiguous")
+        if not rows:
+            raise UnknownRunError(f"no run {run_id!r} in {self.path}")
+        if len(rows) > 1:
+            raise AmbiguousRunError(f"run id {run_id!r} is ambiguous")
         return dict(rows[0])
 
     def get_tree(self, run_id: str) -> Any:

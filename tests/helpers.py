@@ -1,4 +1,5 @@
-"""Helpers for running the real ``drain`` command in a subprocess."""
+"""Helpers for running the ``drain`` command: in this process (:func:`invoke_drain`, for everything that
+needs no real model, server, browser, terminal or signal) or in a subprocess (:func:`run_drain`)."""
 
 from __future__ import annotations
 
@@ -20,3 +21,29 @@ def run_drain(*args: str, stdin: bytes | None = None, env: dict[str, str] | None
         [sys.executable, "-m", "drain", *args], input=stdin, capture_output=True, env=full_env,
         timeout=timeout, cwd=ROOT, check=False,
     )
+
+
+def invoke_drain(*args: str, stdin: bytes | None = None, env: dict[str, str] | None = None,
+                 cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
+    """Run the ``drain`` command in this process, as the console script does (:func:`drain.cli.main`: the
+    configuration read once, every error one line and its exit code), with ``stdin`` as standard input and
+    ``env`` over the environment (both restored afterwards); returns what :func:`run_drain` returns."""
+    from typer.testing import CliRunner
+
+    from drain.cli import main
+
+    code: int
+    previous = Path.cwd()
+    with CliRunner().isolation(input=stdin, env=env) as (out, err, _):
+        try:
+            os.chdir(cwd or ROOT)
+            main(list(args))
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+        finally:
+            os.chdir(previous)
+            sys.stdout.flush()
+            sys.stderr.flush()
+        stdout, stderr = out.getvalue(), err.getvalue()
+    return subprocess.CompletedProcess(["drain", *args], code, stdout, stderr)

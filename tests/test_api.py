@@ -29,7 +29,7 @@ from drain.planner import PlannerSettings
 from drain.serve import create_app
 from drain.serve.hardening import RedactSecrets
 from drain.store import Store
-from tests.helpers import ROOT, run_drain
+from tests.helpers import ROOT, invoke_drain
 
 GAS = "I smell gas near the stove and the basement leaks"
 BASEMENT = "leaking basement on budget"
@@ -225,14 +225,14 @@ def test_feedback_batch_is_idempotent_and_one_bad_vote_fails_alone(client: TestC
 # ------------------------------------------------------------------------------------------------ knowledge
 def test_matrix_is_the_same_json_as_the_cli(client: TestClient) -> None:
     for improving, worsening in (("30", "32"), ("1", "2"), ("strength", "weight of moving object")):
-        cli = json.loads(run_drain("matrix", improving, worsening, "--format", "json").stdout)
+        cli = json.loads(invoke_drain("matrix", improving, worsening, "--format", "json").stdout)
         assert client.get(f"/v1/matrix/{improving}/{worsening}").json() == cli
     unknown = client.get("/v1/matrix/1/40")
     assert unknown.status_code == 422 and "no parameter 40" in assert_clean_error(unknown)["message"]
 
 
 def test_principle_is_the_same_json_as_the_cli(client: TestClient) -> None:
-    cli = json.loads(run_drain("principle", "24", "--format", "json").stdout)
+    cli = json.loads(invoke_drain("principle", "24", "--format", "json").stdout)
     assert client.get("/v1/principles/24").json() == cli
     assert client.get("/v1/principles/intermediary").json()["id"] == 24
     assert client.get("/v1/principles/41").status_code == 422
@@ -504,7 +504,7 @@ def test_drain_serve_runs_uvicorn_and_keeps_the_api_key_out_of_its_log(tmp_path:
 
 
 def test_drain_serve_help_lists_the_solve_options() -> None:
-    done = run_drain("serve", "--help")
+    done = invoke_drain("serve", "--help")
     assert done.returncode == 0
     text = done.stdout.decode()
     for option in ("--host", "--port", "--backend", "--base-url", "--api-key", "--depth", "--max-calls",

@@ -29,7 +29,7 @@ from drain.batch import (
     stable_id,
 )
 from drain.errors import BackendUnavailableError, InputError
-from tests.helpers import ROOT, run_drain
+from tests.helpers import ROOT, invoke_drain, run_drain
 
 PROBLEMS = [
     "leaking basement on budget", "noisy furnace", "drafty windows, can't replace them",
@@ -221,7 +221,7 @@ def test_batch_cli_malformed_duplicates_and_resume(tmp_path: Path, home: Path) -
         {"id": "b", "problem": "noisy furnace"}, {"id": "a", "problem": "another text"}, {"problem": "no id"},
     ])
     out = tmp_path / "out.jsonl"
-    done = run_drain("batch", str(source), "-o", str(out), "--backend", "fake", env=_env(home))
+    done = invoke_drain("batch", str(source), "-o", str(out), "--backend", "fake", env=_env(home))
     assert done.returncode == 5, done.stderr
     stderr = done.stderr.decode()
     assert "line 2: not valid JSON" in stderr and "line 5: no \"id\"" in stderr
@@ -232,7 +232,7 @@ def test_batch_cli_malformed_duplicates_and_resume(tmp_path: Path, home: Path) -
     assert set(solved) == {"a", "b"} and solved["a"]["tag"] == "x"
     assert solved["a"]["result"]["problem"] == "leaking basement on budget" and solved["a"]["result"]["run_id"]
     assert sorted(r["line"] for r in records if "error" in r) == [2, 4, 5]
-    again = run_drain("batch", str(source), "-o", str(out), "--backend", "fake", env=_env(home))
+    again = invoke_drain("batch", str(source), "-o", str(out), "--backend", "fake", env=_env(home))
     assert again.returncode == 5 and _records(out) == records
     assert "5 already done" in again.stderr.decode()
 
@@ -240,8 +240,8 @@ def test_batch_cli_malformed_duplicates_and_resume(tmp_path: Path, home: Path) -
 def test_batch_txt_and_csv_summary(tmp_path: Path, home: Path) -> None:
     source = tmp_path / "problems.txt"
     source.write_text("\n".join(PROBLEMS[:3]) + "\n", encoding="utf-8")
-    done = run_drain("batch", str(source), "--backend", "fake", "--summary", str(tmp_path / "s.csv"),
-                     env=_env(home))
+    done = invoke_drain("batch", str(source), "--backend", "fake", "--summary", str(tmp_path / "s.csv"),
+                        env=_env(home))
     assert done.returncode == 0, done.stderr
     records = _records(tmp_path / "problems.results.jsonl")
     assert {r["id"] for r in records} == {stable_id(p) for p in PROBLEMS[:3]}
@@ -255,28 +255,28 @@ def test_batch_txt_and_csv_summary(tmp_path: Path, home: Path) -> None:
 def test_batch_parquet_summary_and_no_log(tmp_path: Path, home: Path) -> None:
     pytest.importorskip("pyarrow")
     source = _write_jsonl(tmp_path / "in.jsonl", [{"id": 1, "problem": "noisy furnace"}])
-    done = run_drain("batch", str(source), "--backend", "fake", "--no-log", "--summary",
-                     str(tmp_path / "s.parquet"), env=_env(home))
+    done = invoke_drain("batch", str(source), "--backend", "fake", "--no-log", "--summary",
+                        str(tmp_path / "s.parquet"), env=_env(home))
     assert done.returncode == 0, done.stderr
     import pandas as pd
 
     assert pd.read_parquet(tmp_path / "s.parquet")["id"].tolist() == ["1"]
     assert _records(tmp_path / "in.results.jsonl")[0]["result"]["run_id"] is None
-    runs = run_drain("runs", "--format", "json", env=_env(home))
+    runs = invoke_drain("runs", "--format", "json", env=_env(home))
     assert json.loads(runs.stdout) == []
 
 
 def test_batch_runs_are_logged_with_their_source(tmp_path: Path, home: Path) -> None:
     source = _write_jsonl(tmp_path / "in.jsonl", [{"id": "x", "problem": "noisy furnace"}])
-    assert run_drain("batch", str(source), "--backend", "fake", env=_env(home)).returncode == 0
+    assert invoke_drain("batch", str(source), "--backend", "fake", env=_env(home)).returncode == 0
     record = _records(tmp_path / "in.results.jsonl")[0]
-    runs = json.loads(run_drain("runs", "--format", "json", env=_env(home)).stdout)
+    runs = json.loads(invoke_drain("runs", "--format", "json", env=_env(home)).stdout)
     assert [(r["id"], r["source"]) for r in runs] == [(record["result"]["run_id"], "batch")]
 
 
 def test_progress_is_plain_when_piped(tmp_path: Path, home: Path) -> None:
     source = _write_jsonl(tmp_path / "in.jsonl", [{"id": n, "problem": p} for n, p in enumerate(PROBLEMS[:4])])
-    done = run_drain("batch", str(source), "-o", "-", "--backend", "fake", env=_env(home))
+    done = invoke_drain("batch", str(source), "-o", "-", "--backend", "fake", env=_env(home))
     assert done.returncode == 0, done.stderr
     assert b"\x1b[" not in done.stderr and b"\r" not in done.stderr
     assert b"4/4 done" in done.stderr and b"solved" in done.stderr
@@ -359,18 +359,18 @@ def test_sigkill_mid_run_then_resume(tmp_path: Path, home: Path) -> None:
 def test_retry_errors(tmp_path: Path, home: Path) -> None:
     source = _write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "problem": "noisy furnace"}])
     out = _write_jsonl(tmp_path / "out.jsonl", [{"id": "a", "line": 1, "error": "BackendError: 503"}])
-    assert run_drain("batch", str(source), "-o", str(out), "-b", "fake", env=_env(home)).returncode == 5
+    assert invoke_drain("batch", str(source), "-o", str(out), "-b", "fake", env=_env(home)).returncode == 5
     assert _records(out) == [{"id": "a", "line": 1, "error": "BackendError: 503"}]
-    done = run_drain("batch", str(source), "-o", str(out), "-b", "fake", "--retry-errors", env=_env(home))
+    done = invoke_drain("batch", str(source), "-o", str(out), "-b", "fake", "--retry-errors", env=_env(home))
     assert done.returncode == 0, done.stderr
     assert [("result" in r, r["id"]) for r in _records(out)] == [(True, "a")]
 
 
 def test_bad_arguments_are_one_line_errors(tmp_path: Path, home: Path) -> None:
-    missing = run_drain("batch", str(tmp_path / "nope.jsonl"), "-b", "fake", env=_env(home))
+    missing = invoke_drain("batch", str(tmp_path / "nope.jsonl"), "-b", "fake", env=_env(home))
     assert missing.returncode == 2 and missing.stderr.decode().startswith("drain: error: cannot read")
     source = _write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "problem": "noisy furnace"}])
-    bad = run_drain("batch", str(source), "-b", "fake", "--summary", str(tmp_path / "s.xlsx"), env=_env(home))
+    bad = invoke_drain("batch", str(source), "-b", "fake", "--summary", str(tmp_path / "s.xlsx"), env=_env(home))
     assert bad.returncode == 2 and b"--summary" in bad.stderr and b"Traceback" not in bad.stderr
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from drain.batch import BatchItem, read_items, run_batch
 from drain.errors import BackendError, InputError
-from tests.helpers import run_drain
+from tests.helpers import invoke_drain
 
 PROBLEMS = ["leaking basement on budget", "noisy furnace", "drafty windows, can't replace them",
             "musty smell in the bedroom closet", "ice dams on the roof every winter", "squeaky floor in the hallway"]
@@ -55,7 +55,7 @@ def test_batch_records_the_bad_row_and_solves_the_others(tmp_path: Path) -> None
     source = tmp_path / "in.csv"
     source.write_text('id,problem\nc1,"leaking basement on budget\nc2,noisy furnace\nc3,drafty windows\n',
                       encoding="utf-8")
-    done = run_drain("batch", str(source), "--backend", "fake", "--depth", "1", env=_env(tmp_path / "home"))
+    done = invoke_drain("batch", str(source), "--backend", "fake", "--depth", "1", env=_env(tmp_path / "home"))
     assert done.returncode == 5, done.stderr
     stderr = done.stderr.decode()
     assert "line 2: not valid CSV (a quoted field starts on this line and is never closed)" in stderr
@@ -71,7 +71,7 @@ def test_batch_records_the_bad_row_and_solves_the_others(tmp_path: Path) -> None
 def test_no_problems_found_is_exit_2(tmp_path: Path, name: str, text: str) -> None:
     source = tmp_path / name
     source.write_text(text, encoding="utf-8")
-    done = run_drain("batch", str(source), "--backend", "fake", env=_env(tmp_path / "home"))
+    done = invoke_drain("batch", str(source), "--backend", "fake", env=_env(tmp_path / "home"))
     assert done.returncode == 2
     assert done.stderr.decode() == f"drain: error: no problems found in {source} (it is empty, or a CSV with a " \
                                    "header only)\n"
@@ -144,9 +144,9 @@ def test_a_batch_against_a_server_that_fails_every_request_stops_and_a_rerun_res
     source.write_text("".join(json.dumps({"id": f"p{n:02d}", "problem": f"{PROBLEMS[n % len(PROBLEMS)]} ({n})"})
                               + "\n" for n in range(12)), encoding="utf-8")
     out = tmp_path / "out.jsonl"
-    done = run_drain("batch", str(source), "-o", str(out), "--backend", "openai", "--base-url", failing_server,
-                     "--model", "m", "--concurrency", "1", "--depth", "1", "--max-consecutive-failures", "3",
-                     "--quiet", env=_env(home), timeout=600)
+    done = invoke_drain("batch", str(source), "-o", str(out), "--backend", "openai", "--base-url", failing_server,
+                        "--model", "m", "--concurrency", "1", "--depth", "1", "--max-consecutive-failures", "3",
+                        "--quiet", env=_env(home))
     assert done.returncode == 4, done.stderr
     error = [line for line in done.stderr.decode().splitlines() if line.startswith("drain: error:")]
     assert len(error) == 1 and "stopped after 3 problems in a row failed" in error[0]
@@ -159,8 +159,8 @@ def test_a_batch_against_a_server_that_fails_every_request_stops_and_a_rerun_res
     asked = _FailingServer.completions
     assert 3 <= asked <= 3 * 3 * 4  # three problems' first level (three calls), a few retries each; then nothing
 
-    rerun = run_drain("batch", str(source), "-o", str(out), "--backend", "fake", "--depth", "1", "--quiet",
-                      env=_env(home))
+    rerun = invoke_drain("batch", str(source), "-o", str(out), "--backend", "fake", "--depth", "1", "--quiet",
+                         env=_env(home))
     assert rerun.returncode == 5, rerun.stderr  # the three that failed stay failed (--retry-errors retries them)
     assert b"9 problems a stopped batch did not attempt are solved now" in rerun.stderr
     records = _records(out)

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from tests.helpers import run_drain
+from tests.helpers import invoke_drain, run_drain
 
 
 def test_matrix_json_contract() -> None:
-    done = run_drain("matrix", "1", "14", "--format", "json")
+    done = invoke_drain("matrix", "1", "14", "--format", "json")
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     assert data["improving"] == {"id": 1, "name": "Weight of moving object"}
@@ -21,24 +21,24 @@ def test_matrix_json_contract() -> None:
 
 
 def test_matrix_by_names() -> None:
-    done = run_drain("matrix", "strength", "weight of moving object", "--format", "json")
+    done = invoke_drain("matrix", "strength", "weight of moving object", "--format", "json")
     assert [p["id"] for p in json.loads(done.stdout)["principles"]] == [1, 8, 40, 15]
 
 
 def test_matrix_empty_cell_has_reason() -> None:
-    data = json.loads(run_drain("matrix", "1", "2", "--format", "json").stdout)
+    data = json.loads(invoke_drain("matrix", "1", "2", "--format", "json").stdout)
     assert data["principles"] == [] and "empty" in data["reason"]
 
 
 def test_matrix_all_json() -> None:
-    cells = json.loads(run_drain("matrix", "--all", "--format", "json").stdout)
+    cells = json.loads(invoke_drain("matrix", "--all", "--format", "json").stdout)
     assert len(cells) == 1248
     assert {"improving": 1, "worsening": 14, "principles": [28, 27, 18, 40]} in cells
     assert all(set(c) == {"improving", "worsening", "principles"} for c in cells)
 
 
 def test_matrix_text_is_readable() -> None:
-    done = run_drain("matrix", "30", "32")
+    done = invoke_drain("matrix", "30", "32")
     text = done.stdout.decode()
     assert done.returncode == 0
     assert "Object-affected harmful factors" in text and "24 Intermediary" in text
@@ -56,7 +56,7 @@ def test_matrix_text_is_readable() -> None:
     ],
 )
 def test_bad_ids_and_names_give_one_line_and_exit_2(args: list[str], message: str) -> None:
-    done = run_drain(*args)
+    done = invoke_drain(*args)
     err = done.stderr.decode()
     assert done.returncode == 2
     assert message in err
@@ -65,27 +65,27 @@ def test_bad_ids_and_names_give_one_line_and_exit_2(args: list[str], message: st
 
 
 def test_principle_text_and_json() -> None:
-    text = run_drain("principle", "10").stdout.decode()
+    text = invoke_drain("principle", "10").stdout.decode()
     assert "Preliminary action" in text and "foundation" in text
-    data = json.loads(run_drain("principle", "35", "--format", "json").stdout)
+    data = json.loads(invoke_drain("principle", "35", "--format", "json").stdout)
     assert data["id"] == 35 and len(data["cells"]) == 413
     assert len(data["sub_principles"]) == 4 and len(data["home_examples"]) >= 3
 
 
 def test_parameter_search_json_contract() -> None:
-    ranked = json.loads(run_drain("parameter", "leak", "--format", "json").stdout)
+    ranked = json.loads(invoke_drain("parameter", "leak", "--format", "json").stdout)
     assert ranked and set(ranked[0]) == {"id", "name", "score", "matched"}
     assert 30 in [r["id"] for r in ranked]
     assert ranked == sorted(ranked, key=lambda r: -r["score"])
-    assert json.loads(run_drain("parameter", "zxqv", "--format", "json").stdout) == []
+    assert json.loads(invoke_drain("parameter", "zxqv", "--format", "json").stdout) == []
 
 
 def test_hazards_command() -> None:
-    data = json.loads(run_drain("hazards", "I smell gas", "--format", "json").stdout)
+    data = json.loads(invoke_drain("hazards", "I smell gas", "--format", "json").stdout)
     assert data[0]["category"] == "gas"
 
 
-def test_debug_flag_shows_a_traceback() -> None:
+def test_debug_flag_shows_a_traceback() -> None:  # the interpreter prints it: a subprocess
     done = run_drain("--debug", "matrix", "1", "40")
     assert done.returncode != 0 and b"Traceback" in done.stderr
 

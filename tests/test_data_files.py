@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import triz
+from tests.helpers import invoke_drain
 from triz.errors import DataFileError
 from triz.knowledge import TrizKnowledge
 
@@ -124,7 +125,12 @@ def test_separation_principle_out_of_range(matrix_copy: Path) -> None:
 
 
 def test_env_override_points_to_a_copy(matrix_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DRAIN_MATRIX_DIR reaches the core through DRAIN's configuration (the core reads no environment)."""
+    from drain.config import load_config
     from triz.resources import find_data_dir
 
     monkeypatch.setenv("DRAIN_MATRIX_DIR", str(matrix_copy))
-    assert find_data_dir("matrix") == matrix_copy
+    assert find_data_dir("matrix", load_config().matrix_dir) == matrix_copy
+    _replace_line(matrix_copy / "canonical.csv", 1, "row,column,principles")  # drain matrix reads the copy
+    done = invoke_drain("matrix", "1", "14")
+    assert done.returncode == 3 and str(matrix_copy / "canonical.csv") in done.stderr.decode()

@@ -13,7 +13,7 @@ from drain.grounding.grounder import Grounder
 from drain.prompts import PromptLibrary
 from drain.steps import contradict, decompose, deepen, frame, resolve
 from drain.training.dataset import build_dataset, leak_check, reply_json
-from tests.helpers import ROOT, run_drain
+from tests.helpers import ROOT, invoke_drain
 
 GOLD = sorted((ROOT / "training").glob("gold_*.jsonl"))
 BENCH = ROOT / "bench" / "homeowner" / "cases.jsonl"
@@ -104,8 +104,8 @@ def test_build_refuses_a_leaked_problem(tmp_path: Path) -> None:
 
 
 def test_dataset_cli(tmp_path: Path) -> None:
-    done = run_drain("dataset", "build", "-o", str(tmp_path / "ds"), "--variants", "0", "--max-cases", "20",
-                     "--gold", str(ROOT / "training" / "example.jsonl"))
+    done = invoke_drain("dataset", "build", "-o", str(tmp_path / "ds"), "--variants", "0", "--max-cases", "20",
+                        "--gold", str(ROOT / "training" / "example.jsonl"))
     assert done.returncode == 0, done.stderr.decode()
     assert (tmp_path / "ds" / "train.jsonl").stat().st_size > 0
     assert "train examples" in (tmp_path / "ds" / "data_card.md").read_text()

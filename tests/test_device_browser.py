@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from drain.models import shipped_adapter
+from drain.adapters import shipped_adapter
 from drain.store import Store
 from tests.device_page import CHROMIUM, DeviceServer, make_bundle, phone_browser, solve_here, until
 from tests.helpers import HAS_MODEL, ROOT

@@ -11,7 +11,7 @@ from drain.errors import InputError
 from drain.evaluate import metrics
 from drain.evaluate.cases import EvalCase, read_cases
 from drain.evaluate.runner import METRIC_NAMES, Prediction, aggregate, lexicon_pairs
-from tests.helpers import run_drain
+from tests.helpers import invoke_drain
 
 
 def test_pair_hits_are_ordered() -> None:
@@ -105,9 +105,9 @@ def test_eval_cli_on_a_tiny_file(tmp_path: Path) -> None:
         {"id": "t3", "problem": "drafty windows, can't replace them", "pairs": [[22, 36]], "split": "dev"},
     ]) + "\n")
     out = {name: tmp_path / name for name in ("m.json", "p.jsonl", "r.md", "c.png")}
-    done = run_drain("eval", str(cases), "--backend", "fake", "--baseline", "plain", "--baseline", "lexicon",
-                     "--repeats", "2", "--json", str(out["m.json"]), "--predictions", str(out["p.jsonl"]),
-                     "--report", str(out["r.md"]), "--chart", str(out["c.png"]))
+    done = invoke_drain("eval", str(cases), "--backend", "fake", "--baseline", "plain", "--baseline", "lexicon",
+                        "--repeats", "2", "--json", str(out["m.json"]), "--predictions", str(out["p.jsonl"]),
+                        "--report", str(out["r.md"]), "--chart", str(out["c.png"]))
     assert done.returncode == 0, done.stderr.decode()
     result = json.loads(out["m.json"].read_text())
     assert set(METRIC_NAMES) <= set(result)
@@ -129,8 +129,8 @@ def test_eval_cli_on_a_tiny_file(tmp_path: Path) -> None:
 def test_eval_cli_split_filter_and_bad_file(tmp_path: Path) -> None:
     cases = tmp_path / "tiny.jsonl"
     cases.write_text('{"id": "a", "problem": "noisy furnace", "pairs": [[31, 36]], "split": "train"}\n')
-    done = run_drain("eval", str(cases), "--split", "dev", "--backend", "fake")
+    done = invoke_drain("eval", str(cases), "--split", "dev", "--backend", "fake")
     assert done.returncode == 2 and b"no cases in split 'dev'" in done.stderr
     cases.write_text("not json\n")
-    done = run_drain("eval", str(cases), "--backend", "fake")
+    done = invoke_drain("eval", str(cases), "--backend", "fake")
     assert done.returncode == 2 and b"line 1: not JSON" in done.stderr and b"Traceback" not in done.stderr

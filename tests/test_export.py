@@ -14,7 +14,7 @@ from drain.export import FeedbackFilter, chat_examples, export_chat, heldout_pat
 from drain.planner import Planner
 from drain.schema import Contradiction, Idea, ParameterRef, PrincipleRef, Provenance, SolutionTree
 from drain.store import Store
-from tests.helpers import run_drain
+from tests.helpers import invoke_drain
 
 SYSTEM = {"role": "system", "content": "You are DRAIN."}
 
@@ -140,8 +140,8 @@ def test_holdout_is_stable_and_by_problem(store: Store, tmp_path: Path) -> None:
 def test_export_holds_the_planners_exact_prompts(home: Path, tmp_path: Path) -> None:
     fake = FakeBackend()
     tree = Planner(fake).solve("leaking basement on budget")
-    done = run_drain("export", "--format", "chat", "-o", str(tmp_path / "out.jsonl"), "--feedback", "all",
-                     env={"DRAIN_HOME": str(home)})
+    done = invoke_drain("export", "--format", "chat", "-o", str(tmp_path / "out.jsonl"), "--feedback", "all",
+                        env={"DRAIN_HOME": str(home)})
     assert done.returncode == 0, done.stderr
     assert b"examples" in done.stderr
     examples = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
@@ -161,11 +161,11 @@ def test_export_cli_filters_and_writes_atomically(home: Path, tmp_path: Path) ->
     store.add_feedback(_run(store, "wet basement", [["regrade"]]), rating="down")
     env = {"DRAIN_HOME": str(home)}
     output = tmp_path / "up.jsonl"
-    assert run_drain("export", "-o", str(output), "--feedback", "up", env=env).returncode == 0
+    assert invoke_drain("export", "-o", str(output), "--feedback", "up", env=env).returncode == 0
     assert {json.loads(line)["metadata"]["problem"] for line in output.read_text().splitlines()} == {"noisy furnace"}
     only_resolve = tmp_path / "resolve.jsonl"
-    done = run_drain("export", "-o", str(only_resolve), "--feedback", "all", "--step", "resolve", env=env)
+    done = invoke_drain("export", "-o", str(only_resolve), "--feedback", "all", "--step", "resolve", env=env)
     assert done.returncode == 0 and len(only_resolve.read_text().splitlines()) == 2
-    bad = run_drain("export", "-o", str(tmp_path / "x.jsonl"), "--format", "alpaca", env=env)
+    bad = invoke_drain("export", "-o", str(tmp_path / "x.jsonl"), "--format", "alpaca", env=env)
     assert bad.returncode == 2 and b"Traceback" not in bad.stderr
     assert not list(tmp_path.glob(".*.tmp"))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from drain.models import shipped_adapter
+from drain.adapters import shipped_adapter
 from tests.helpers import HAS_MODEL
 
 pytestmark = [pytest.mark.model,

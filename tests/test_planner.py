@@ -7,6 +7,7 @@ Fake replies are chosen by the reply schema's shape (its property names), not by
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from collections.abc import Callable
 
@@ -206,7 +207,7 @@ def test_memo_shares_identical_concurrent_questions() -> None:
         return await asyncio.gather(session.ask(request), session.ask(request), session.ask(request))
 
     answers = asyncio.run(ask_three())
-    assert len(fake.requests) == 1 and session.stats.memo_hits == 2
+    assert len(fake.requests) == 1 and session.counts.memo_hits == 2
     assert all(a.reply.improving == 30 for a in answers)  # type: ignore[attr-defined]
 
 
@@ -317,6 +318,31 @@ def test_solve_inside_a_running_loop_points_to_solve_async() -> None:
             _planner(FakeBackend()).solve("noisy furnace")
 
     asyncio.run(inside())
+
+
+def test_each_level_hands_the_live_view_the_tree_itself() -> None:
+    """The ``tree`` event carries the SolutionTree as it stands (no JSON dump per level and no re-validation
+    by the view); the API's stream turns it into the JSON contract when it queues the event."""
+    events: list[tuple[str, dict[str, object]]] = []
+    planner = Planner(FakeBackend(), PlannerSettings(depth=2), log=False,
+                      on_event=lambda kind, data: events.append((kind, data)))
+    tree = planner.solve("leaking basement on budget")
+    trees = [data["tree"] for kind, data in events if kind == "tree"]
+    assert len(trees) == tree.stats.levels >= 2
+    assert all(seen is tree for seen in trees)
+
+
+def test_the_cli_live_view_draws_the_tree_it_is_handed() -> None:
+    from rich.console import Console
+
+    from drain.commands.solve import Progress
+
+    progress = Progress(enabled=False)  # the view without a terminal to draw it on
+    Planner(FakeBackend(), PlannerSettings(depth=1), log=False, on_event=progress.event).solve("noisy furnace")
+    console = Console(width=120, record=True, file=io.StringIO())
+    console.print(progress._view())
+    drawn = console.export_text()
+    assert "noisy furnace" in drawn and "thinking: level" in drawn
 
 
 def test_a_repeated_choice_is_read_once_instead_of_costing_a_re_ask() -> None:

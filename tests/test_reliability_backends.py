@@ -24,17 +24,18 @@ from typing import Any, ClassVar
 
 import pytest
 
-from drain.backends.base import ModelTimeoutError, SamplingOptions
+from drain.backends.base import SamplingOptions
 from drain.backends.embedded import EmbeddedBackend, default_model_path, default_threads
 from drain.backends.fake import FakeBackend
 from drain.backends.openai import OpenAIBackend
 from drain.commands.common import make_backend
-from drain.errors import BackendUnavailableError, InputError
+from drain.config import load_config
+from drain.errors import BackendUnavailableError, InputError, ModelTimeoutError
 from drain.planner import Planner, PlannerSettings
 from drain.problem import read_problem
 from drain.prompts import PromptLibrary
 from drain.store import Store
-from tests.helpers import run_drain
+from tests.helpers import invoke_drain
 
 # A reply the grammar forces to be long (600 numbers: well over 1,000 tokens), to have something to cancel.
 LONG = {"type": "array", "items": {"type": "integer"}, "minItems": 600, "maxItems": 600}
@@ -69,14 +70,14 @@ def test_the_embedded_model_leaves_a_core_free_by_default(monkeypatch: pytest.Mo
 
 
 def test_threads_option_reaches_the_backend_and_is_checked(home: Path) -> None:
-    backend = make_backend("embedded", None, None, True, None, None, None, threads=1)
+    backend = make_backend(load_config(overrides={"no_adapter": True, "threads": 1}))
     assert backend.threads == 1
-    bad = run_drain("solve", "noisy furnace", "--threads", "0", env={"DRAIN_HOME": str(home)})
+    bad = invoke_drain("solve", "noisy furnace", "--threads", "0", env={"DRAIN_HOME": str(home)})
     assert bad.returncode == 2 and "--threads" in _stderr_line(bad)
-    other = run_drain("solve", "noisy furnace", "--backend", "fake", "--threads", "2", env={"DRAIN_HOME": str(home)})
+    other = invoke_drain("solve", "noisy furnace", "--backend", "fake", "--threads", "2", env={"DRAIN_HOME": str(home)})
     assert other.returncode == 2 and "embedded model's CPU threads" in _stderr_line(other)
     for command in ("batch", "eval", "serve"):
-        assert "--threads" in run_drain(command, "--help").stdout.decode()
+        assert "--threads" in invoke_drain(command, "--help").stdout.decode()
 
 
 # ------------------------------------------------------------------------------------------ 2. cancelling
@@ -184,8 +185,8 @@ def test_a_cancelled_solve_is_recorded_as_cancelled_not_running(tmp_path: Path) 
 
 def test_solve_timeout_on_the_cli_is_exit_4_in_time(home: Path) -> None:
     started = time.perf_counter()
-    result = run_drain("solve", "noisy furnace", "--backend", "fake", "--timeout", "1", "-q",
-                       env={"DRAIN_HOME": str(home), "DRAIN_FAKE_DELAY": "20"})
+    result = invoke_drain("solve", "noisy furnace", "--backend", "fake", "--timeout", "1", "-q",
+                          env={"DRAIN_HOME": str(home), "DRAIN_FAKE_DELAY": "20"})
     took = time.perf_counter() - started
     assert result.returncode == 4, result.stderr
     assert "did not finish within its timeout of 1 s" in _stderr_line(result)
@@ -193,7 +194,7 @@ def test_solve_timeout_on_the_cli_is_exit_4_in_time(home: Path) -> None:
     (run,) = _runs(home)
     assert run["status"] == "error"
     for command in ("batch", "eval"):
-        assert "--timeout" in run_drain(command, "--help").stdout.decode()
+        assert "--timeout" in invoke_drain(command, "--help").stdout.decode()
 
 
 # ------------------------------------------------------------------------------------------ 7. openai backend
@@ -240,8 +241,8 @@ def test_a_server_that_never_answers_fails_within_the_bounded_total(hung_server:
 
 def test_cli_timeout_bounds_a_hung_server(hung_server: str, home: Path) -> None:
     started = time.perf_counter()
-    result = run_drain("solve", "noisy furnace", "--backend", "openai", "--base-url", hung_server, "--model", "m",
-                       "--timeout", "2", "-q", env={"DRAIN_HOME": str(home)})
+    result = invoke_drain("solve", "noisy furnace", "--backend", "openai", "--base-url", hung_server, "--model", "m",
+                          "--timeout", "2", "-q", env={"DRAIN_HOME": str(home)})
     assert result.returncode == 4, result.stderr
     assert "timeout of 2 s" in _stderr_line(result)
     assert time.perf_counter() - started < 12  # interpreter start included; before: 4 x 120 s
@@ -299,8 +300,8 @@ def test_a_200_that_is_not_a_json_object_is_model_unavailable(junk_server: Any, 
 
     with pytest.raises(BackendUnavailableError, match=f"the model server at {junk_server.url} answered"):
         asyncio.run(go())
-    result = run_drain("solve", "noisy furnace", "--backend", "openai", "--base-url", junk_server.url, "-q",
-                       env={"DRAIN_HOME": str(home)})
+    result = invoke_drain("solve", "noisy furnace", "--backend", "openai", "--base-url", junk_server.url, "-q",
+                          env={"DRAIN_HOME": str(home)})
     assert result.returncode == 4, result.stderr
     line = _stderr_line(result)
     assert junk_server.url in line and "internal error" not in line
@@ -348,7 +349,7 @@ def test_solve_output_into_a_missing_or_read_only_folder_fails_before_the_model(
                                                                               read_only_folder: Path) -> None:
     env = {"DRAIN_HOME": str(home), "DRAIN_FAKE_DELAY": "0.5"}
     for target in (tmp_path / "missing" / "tree.json", read_only_folder / "tree.json"):
-        result = run_drain("solve", "noisy furnace", "--backend", "fake", "-o", str(target), "-q", env=env)
+        result = invoke_drain("solve", "noisy furnace", "--backend", "fake", "-o", str(target), "-q", env=env)
         assert result.returncode == 2, result.stderr
         assert str(target) in _stderr_line(result)
         assert _runs(home) == [], "a model call was made before the output was checked"
@@ -359,15 +360,15 @@ def test_batch_summary_and_eval_outputs_are_checked_before_the_model(home: Path,
     problems = tmp_path / "problems.txt"
     problems.write_text("noisy furnace\nleaky tap\n")
     env = {"DRAIN_HOME": str(home)}
-    result = run_drain("batch", str(problems), "--backend", "fake", "-o", str(tmp_path / "out.jsonl"),
-                       "--summary", str(tmp_path / "missing" / "summary.csv"), "-q", env=env)
+    result = invoke_drain("batch", str(problems), "--backend", "fake", "-o", str(tmp_path / "out.jsonl"),
+                          "--summary", str(tmp_path / "missing" / "summary.csv"), "-q", env=env)
     assert result.returncode == 2 and "summary" in _stderr_line(result)
     assert _runs(home) == [] and not (tmp_path / "out.jsonl").exists()
     cases = tmp_path / "cases.jsonl"
     cases.write_text(json.dumps({"id": "c1", "problem": "noisy furnace", "pairs": [[30, 32]],
                                  "principles_used": [], "hazards": []}) + "\n")
-    result = run_drain("eval", str(cases), "--backend", "fake", "--json", str(tmp_path / "missing" / "m.json"),
-                       env=env)
+    result = invoke_drain("eval", str(cases), "--backend", "fake", "--json", str(tmp_path / "missing" / "m.json"),
+                          env=env)
     assert result.returncode == 2 and "--json" in _stderr_line(result)
     assert _runs(home) == []
 
@@ -421,7 +422,7 @@ def test_an_adapter_that_is_not_a_gguf_is_blamed_not_the_model(tmp_path: Path, h
     junk.write_text("not an adapter")
     with pytest.raises(InputError, match=f"the adapter {junk} is not a GGUF file"):
         EmbeddedBackend(adapter=junk)
-    result = run_drain("solve", "noisy furnace", "--adapter", str(junk), "-q", env={"DRAIN_HOME": str(home)})
+    result = invoke_drain("solve", "noisy furnace", "--adapter", str(junk), "-q", env={"DRAIN_HOME": str(home)})
     assert result.returncode == 2 and "adapter" in _stderr_line(result)
     assert "could not load" not in result.stderr.decode()
 
@@ -448,11 +449,11 @@ def test_bad_settings_are_one_clear_error(bad: dict[str, Any]) -> None:
 
 def test_bad_options_are_one_line_and_exit_2(home: Path, tmp_path: Path) -> None:
     env = {"DRAIN_HOME": str(home)}
-    seed = run_drain("solve", "noisy furnace", "--backend", "fake", "--seed", "-5", env=env)
+    seed = invoke_drain("solve", "noisy furnace", "--backend", "fake", "--seed", "-5", env=env)
     assert seed.returncode == 2 and "--seed" in _stderr_line(seed)
     adapter = tmp_path / "a.gguf"
     adapter.write_bytes(b"GGUF" + b"\0" * 60)
-    both = run_drain("solve", "noisy furnace", "--adapter", str(adapter), "--no-adapter", env=env)
+    both = invoke_drain("solve", "noisy furnace", "--adapter", str(adapter), "--no-adapter", env=env)
     assert both.returncode == 2 and "--adapter and --no-adapter" in _stderr_line(both)
     assert _runs(home) == []
 
@@ -466,12 +467,12 @@ def test_an_emoji_does_not_make_a_problem_foreign() -> None:
 
 def test_a_long_feedback_note_is_refused_like_the_api_does(home: Path) -> None:
     env = {"DRAIN_HOME": str(home)}
-    solved = run_drain("solve", "noisy furnace", "--backend", "fake", "--format", "json", "-q", env=env)
+    solved = invoke_drain("solve", "noisy furnace", "--backend", "fake", "--format", "json", "-q", env=env)
     run_id = json.loads(solved.stdout)["run_id"]
-    result = run_drain("feedback", run_id, "--rating", "up", "--note", "x" * 100_000, env=env)
+    result = invoke_drain("feedback", run_id, "--rating", "up", "--note", "x" * 100_000, env=env)
     assert result.returncode == 2 and "1,000" in _stderr_line(result)
     assert Store(home / "runs.sqlite").feedback(run_id) == []
-    fine = run_drain("feedback", run_id, "--rating", "up", "--note", "x" * 1000, env=env)
+    fine = invoke_drain("feedback", run_id, "--rating", "up", "--note", "x" * 1000, env=env)
     assert fine.returncode == 0
 
 

@@ -103,6 +103,7 @@ def test_a_timed_out_solve_is_504_at_the_limit_and_its_model_call_is_stopped(sto
     backend = FakeBackend(delay=30.0)  # one model call would take 30 s
     app = create_app(lambda: backend, store=store, request_timeout=1.0)
     with running(app) as base:
+        assert wait_until(lambda: httpx.get(f"{base}/healthz").json()["model"]["state"] == "ready", timeout=60)
         started = time.monotonic()
         response = httpx.post(f"{base}/v1/solve", json={"problem": BASEMENT}, timeout=20)
         took = time.monotonic() - started
@@ -434,8 +435,9 @@ def _cpu_seconds(pid: int) -> float:
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the server's CPU time from /proc")
 def test_drain_serve_on_the_embedded_model_stops_a_timed_out_solve(tmp_path: Path) -> None:
     """The issue's case: `drain serve --timeout 5` on the embedded model. The 504 comes at the limit, the
-    abandoned solve's model call stops (the server's CPU drops back), /healthz said what was solving,
-    and the next request succeeds."""
+    abandoned solve's model call stops (the server's CPU is back under a tenth of a core within 4 s:
+    llama.cpp stops at the next token, or after the prompt batch it is reading), /healthz said what was
+    solving, and the next request succeeds."""
     pytest.importorskip("xllamacpp")
     from drain.backends.embedded import default_model_path
     from drain.errors import ModelNotFoundError
@@ -471,11 +473,12 @@ def test_drain_serve_on_the_embedded_model_stops_a_timed_out_solve(tmp_path: Pat
         assert 5.0 <= took < 6.5, f"the 504 came after {took:.1f} s (limit 5 s)"
         assert seen["took"] < 1.0 and seen["health"]["solving"] == 1  # the server answered while it solved
         [solve] = seen["health"]["solves"]
-        time.sleep(0.5)
-        before = _cpu_seconds(process.pid)
-        time.sleep(2.0)
-        busy = (_cpu_seconds(process.pid) - before) / 2.0
-        assert busy < 0.25, f"the server still used {busy:.0%} of a core after the 504"
+        shares = []  # the server's CPU in half-second windows after the 504, until it is quiet
+        while len(shares) < 8 and (not shares or shares[-1] >= 0.1):
+            before = _cpu_seconds(process.pid)
+            time.sleep(0.5)
+            shares.append((_cpu_seconds(process.pid) - before) / 0.5)
+        assert shares[-1] < 0.1, f"the server's CPU after the 504 (share of a core, per 0.5 s): {shares}"
         assert httpx.get(f"{base}/healthz").json()["solving"] == 0
         run = httpx.get(f"{base}/v1/runs/{solve['run_id']}").json()
         assert run["status"] == "error" and "cancelled" in run["error"].lower()
@@ -484,7 +487,11 @@ def test_drain_serve_on_the_embedded_model_stops_a_timed_out_solve(tmp_path: Pat
         assert quick.status_code == 200 and quick.json()["stats"]["llm_calls"] == 1
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def _health(base: str, process: subprocess.Popen[bytes]) -> dict[str, Any]:

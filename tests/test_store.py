@@ -14,7 +14,7 @@ import drain.store as store_module
 from drain.backends.fake import FakeBackend
 from drain.planner import Planner
 from drain.store import MIGRATIONS, Store, default_home, open_default_store
-from tests.helpers import run_drain
+from tests.helpers import invoke_drain
 
 
 def _env(home: Path) -> dict[str, str]:
@@ -87,41 +87,41 @@ def test_library_solves_are_logged_with_run_id(home: Path) -> None:
 
 
 def test_cli_solve_runs_show_feedback(home: Path) -> None:
-    solved = run_drain("solve", "leaking basement on budget", "--backend", "fake", "--format", "json",
-                       env=_env(home))
+    solved = invoke_drain("solve", "leaking basement on budget", "--backend", "fake", "--format", "json",
+                          env=_env(home))
     assert solved.returncode == 0, solved.stderr
     tree = json.loads(solved.stdout)
     run_id = tree["run_id"]
-    runs = json.loads(run_drain("runs", "--format", "json", env=_env(home)).stdout)
+    runs = json.loads(invoke_drain("runs", "--format", "json", env=_env(home)).stdout)
     assert [(r["id"], r["source"], r["problem"]) for r in runs] == [(run_id, "cli", "leaking basement on budget")]
-    text = run_drain("runs", env=_env(home)).stdout.decode()
+    text = invoke_drain("runs", env=_env(home)).stdout.decode()
     assert run_id in text and "leaking basement on budget" in text
-    shown = run_drain("show", run_id[:8], "--format", "json", env=_env(home))
+    shown = invoke_drain("show", run_id[:8], "--format", "json", env=_env(home))
     assert json.loads(shown.stdout) == tree
-    markdown = run_drain("show", run_id, "--format", "markdown", env=_env(home)).stdout.decode()
+    markdown = invoke_drain("show", run_id, "--format", "markdown", env=_env(home)).stdout.decode()
     assert markdown.startswith("# DRAIN: leaking basement on budget")
-    plain = run_drain("show", run_id, env=_env(home)).stdout.decode()
+    plain = invoke_drain("show", run_id, env=_env(home)).stdout.decode()
     assert "leaking basement on budget" in plain and "\x1b[" not in plain
-    voted = run_drain("feedback", run_id, "--idea", "1", "--rating", "up", "--note", "cheap", env=_env(home))
+    voted = invoke_drain("feedback", run_id, "--idea", "1", "--rating", "up", "--note", "cheap", env=_env(home))
     assert voted.returncode == 0 and b"idea 1" in voted.stdout
-    assert run_drain("feedback", run_id, "--rating", "down", env=_env(home)).returncode == 0
+    assert invoke_drain("feedback", run_id, "--rating", "down", env=_env(home)).returncode == 0
     rows = open_default_store().feedback(run_id)
     assert [(r["idea"], r["rating"], r["note"]) for r in rows] == [(1, "up", "cheap"), (None, "down", None)]
 
 
 def test_cli_errors_are_one_line(home: Path) -> None:
-    solved = run_drain("solve", "noisy furnace", "--backend", "fake", "--format", "json", env=_env(home))
+    solved = invoke_drain("solve", "noisy furnace", "--backend", "fake", "--format", "json", env=_env(home))
     run_id = json.loads(solved.stdout)["run_id"]
-    bad_idea = run_drain("feedback", run_id, "--idea", "999", "--rating", "up", env=_env(home))
+    bad_idea = invoke_drain("feedback", run_id, "--idea", "999", "--rating", "up", env=_env(home))
     assert bad_idea.returncode == 2 and bad_idea.stderr.decode().count("\n") == 1
     assert b"there is no idea 999" in bad_idea.stderr
-    unknown = run_drain("show", "zzzzzzzz", env=_env(home))
+    unknown = invoke_drain("show", "zzzzzzzz", env=_env(home))
     assert unknown.returncode == 1 and unknown.stderr.decode().startswith("drain: error: no run 'zzzzzzzz'")
-    bad_rating = run_drain("feedback", run_id, "--rating", "meh", env=_env(home))
+    bad_rating = invoke_drain("feedback", run_id, "--rating", "meh", env=_env(home))
     assert bad_rating.returncode == 2 and b"Traceback" not in bad_rating.stderr
 
 
 def test_no_log_opts_out(home: Path) -> None:
-    done = run_drain("solve", "noisy furnace", "--backend", "fake", "--format", "json", "--no-log", env=_env(home))
+    done = invoke_drain("solve", "noisy furnace", "--backend", "fake", "--format", "json", "--no-log", env=_env(home))
     assert done.returncode == 0 and json.loads(done.stdout)["run_id"] is None
-    assert json.loads(run_drain("runs", "--format", "json", env=_env(home)).stdout) == []
+    assert json.loads(invoke_drain("runs", "--format", "json", env=_env(home)).stdout) == []

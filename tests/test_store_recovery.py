@@ -19,7 +19,7 @@ import pytest
 
 from drain.errors import InputError, StoreError
 from drain.store import Store
-from tests.helpers import ROOT, run_drain
+from tests.helpers import ROOT, invoke_drain, run_drain
 
 PAGE = 4096
 
@@ -82,6 +82,7 @@ def damaged(tmp_path: Path) -> Path:
 
 # ------------------------------------------------------------------------------------------------ damaged file
 def test_a_solve_still_prints_its_tree_with_one_warning_line(damaged: Path) -> None:
+    # a subprocess: the warning is a log record, which reaches stderr through the process's own logging set-up
     done = run_drain("solve", "noisy furnace", "--backend", "fake", "--depth", "1", "--format", "json",
                      env=_env(damaged))
     assert done.returncode == 0, done.stderr
@@ -97,7 +98,7 @@ def test_a_solve_still_prints_its_tree_with_one_warning_line(damaged: Path) -> N
 @pytest.mark.parametrize("command", [["runs"], ["runs", "--format", "json"], ["show", "abcd"],
                                      ["feedback", "abcdef", "--rating", "up"]])
 def test_read_commands_give_one_line_and_exit_1(damaged: Path, command: list[str]) -> None:
-    done = run_drain(*command, env=_env(damaged))
+    done = invoke_drain(*command, env=_env(damaged))
     assert done.returncode == 1, (done.returncode, done.stderr)
     stderr = done.stderr.decode()
     assert stderr.count("\n") == 1 and stderr.startswith("drain: error: the run store at ")
@@ -107,30 +108,30 @@ def test_read_commands_give_one_line_and_exit_1(damaged: Path, command: list[str
 def test_store_check_then_repair_recovers_what_sqlite_can_read(damaged: Path) -> None:
     path = damaged / "runs.sqlite"
     before = path.read_bytes()
-    check = run_drain("store", "check", env=_env(damaged))
+    check = invoke_drain("store", "check", env=_env(damaged))
     assert check.returncode == 1 and b"damaged" in check.stderr and b"drain store repair" in check.stderr
     assert check.stderr.decode().count("\n") == 1
     assert path.read_bytes() == before  # a check changes nothing
 
-    repaired = run_drain("store", "repair", env=_env(damaged))
+    repaired = invoke_drain("store", "repair", env=_env(damaged))
     assert repaired.returncode == 0, repaired.stderr
     message = repaired.stdout.decode()
     assert message.startswith(f"repaired {path}: recovered ") and "kept as" in message
     [backup] = damaged.glob("runs.sqlite.bad-*")
     assert backup.read_bytes() == before  # the damaged file is kept, byte for byte
 
-    assert run_drain("store", "check", env=_env(damaged)).returncode == 0
-    runs = json.loads(run_drain("runs", "--format", "json", "-n", "1000", env=_env(damaged)).stdout)
+    assert invoke_drain("store", "check", env=_env(damaged)).returncode == 0
+    runs = json.loads(invoke_drain("runs", "--format", "json", "-n", "1000", env=_env(damaged)).stdout)
     assert 0 < len(runs) < 80  # the runs on good pages came back, the ones on junk pages did not
     store = Store(path)
     kept = {r["id"] for r in runs}
     assert {f["run_id"] for f in store.feedback()} <= kept and {e["run_id"] for e in store.exchanges()} <= kept
     assert all(r["feedback"] == 1 for r in runs)
-    solved = run_drain("solve", "noisy furnace", "--backend", "fake", "--depth", "1", "--format", "json",
-                       env=_env(damaged))
+    solved = invoke_drain("solve", "noisy furnace", "--backend", "fake", "--depth", "1", "--format", "json",
+                          env=_env(damaged))
     assert solved.returncode == 0 and solved.stderr == b""
     assert json.loads(solved.stdout)["run_id"] in {r["id"] for r in Store(path).list_runs(1000)}
-    again = run_drain("store", "repair", env=_env(damaged))
+    again = invoke_drain("store", "repair", env=_env(damaged))
     assert again.returncode == 0 and b"nothing to repair" in again.stdout
 
 
@@ -224,13 +225,13 @@ def test_only_dead_processes_of_this_host_count(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------------------------ small ones
 def test_like_wildcards_in_a_run_id_match_themselves(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    solved = run_drain("solve", "noisy furnace", "--backend", "fake", "--depth", "1", "--format", "json",
-                       env=_env(home))
+    solved = invoke_drain("solve", "noisy furnace", "--backend", "fake", "--depth", "1", "--format", "json",
+                          env=_env(home))
     run_id = json.loads(solved.stdout)["run_id"]
     for pattern in ("____", "%%%%", "____%", run_id[:3] + "_"):
-        shown = run_drain("show", pattern, env=_env(home))
+        shown = invoke_drain("show", pattern, env=_env(home))
         assert shown.returncode == 1 and shown.stderr.decode().startswith(f"drain: error: no run {pattern!r}")
-    assert run_drain("show", run_id[:4], "--format", "json", env=_env(home)).returncode == 0
+    assert invoke_drain("show", run_id[:4], "--format", "json", env=_env(home)).returncode == 0
 
 
 def test_a_reused_vote_id_with_another_rating_is_refused(tmp_path: Path) -> None:

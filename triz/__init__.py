@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from triz.lexicon import Candidate
 
 _LAZY = {
-    "DataFileError": "triz.errors", "DrainError": "triz.errors", "TrizError": "triz.errors",
+    "DataFileError": "triz.errors", "TrizError": "triz.errors", "UnknownRecordError": "triz.errors",
     "UnknownParameterError": "triz.errors", "UnknownPrincipleError": "triz.errors",
     "HazardMatch": "triz.hazards", "TrizKnowledge": "triz.knowledge", "load": "triz.knowledge",
     "Candidate": "triz.lexicon", "ConstraintMatch": "triz.lexicon",
@@ -44,7 +44,6 @@ __all__ = [
     "ConstraintMatch",
     "ContradictionMatrix",
     "DataFileError",
-    "DrainError",
     "HazardMatch",
     "HazardRule",
     "Lookup",

@@ -188,6 +188,6 @@ def load(folder: str | os.PathLike[str] | None = None, *, lazy: bool = False) ->
     With ``lazy=True`` each part is read and validated on first use, which keeps one-off queries
     such as ``drain matrix 1 14`` fast.
     """
-    path = Path(folder) if folder is not None else find_data_dir("matrix")
+    path = find_data_dir("matrix", folder)
     knowledge = _load_cached(str(path.resolve()))
     return knowledge if lazy else knowledge.validate()

@@ -14,12 +14,11 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from triz.errors import DataFileError
+from triz.errors import DataFileError, describe_validation_error
 from triz.models import Constraint, HazardRule, Parameter, Principle, Separation
 from triz.tables import read_named_rows, whole_number
 
 __all__ = [
-    "describe_validation_error",
     "load_constraints",
     "load_hazards",
     "load_parameters",
@@ -30,14 +29,6 @@ __all__ = [
 ]
 
 Model = TypeVar("Model", bound=BaseModel)
-
-
-def describe_validation_error(err: ValidationError) -> str:
-    """One line for a pydantic error: where (``steps.2``) and what."""
-    first = err.errors()[0]
-    where = ".".join(str(part) for part in first["loc"])
-    message = first["msg"].removeprefix("Value error, ")
-    return f"{where}: {message}" if where else message
 
 
 def _validate(model: type[Model], data: dict[str, Any], path: Path, line: int | None) -> Model:

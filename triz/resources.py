@@ -9,7 +9,6 @@ True
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from triz.errors import DataFileError
@@ -17,20 +16,19 @@ from triz.errors import DataFileError
 __all__ = ["find_data_dir"]
 
 _PACKAGE_OF = {"matrix": "triz", "house": "triz", "prompts": "drain"}
-_ENV_OVERRIDE = {"matrix": "DRAIN_MATRIX_DIR", "house": "DRAIN_HOUSE_DIR", "prompts": "DRAIN_PROMPTS_DIR"}
 
 
-def find_data_dir(name: str) -> Path:
-    """Return the folder holding the data set ``name`` ("matrix", "house" or "prompts").
+def find_data_dir(name: str, override: str | Path | None = None) -> Path:
+    """Return the folder holding the data set ``name`` ("matrix", "house" or "prompts"): ``override`` (a
+    domain expert's working copy, which must be a folder), else the shipped one.
 
-    ``DRAIN_MATRIX_DIR`` / ``DRAIN_HOUSE_DIR`` / ``DRAIN_PROMPTS_DIR`` point somewhere else (a domain
-    expert's working copy).
+    The core reads no environment: DRAIN hands its ``DRAIN_MATRIX_DIR`` (and ``config.toml``'s
+    ``matrix_dir``) down as ``override`` (``drain.config``).
     """
-    override = os.environ.get(_ENV_OVERRIDE[name])
-    if override:
+    if override is not None:
         path = Path(override)
         if not path.is_dir():
-            raise DataFileError(path, None, f"{_ENV_OVERRIDE[name]} names no folder")
+            raise DataFileError(path, None, f"the {name}/ folder given is not a folder")
         return path
     top = Path(__file__).resolve().parent.parent
     installed = top / _PACKAGE_OF[name] / "_data" / name

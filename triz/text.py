@@ -28,6 +28,9 @@ __all__ = ["FILLER", "PhraseIndex", "content_stems", "stem", "stems", "words"]
 Key = TypeVar("Key", bound=Hashable)
 
 _WORD = re.compile(r"[a-z0-9]+")
+# Three word lists, each for its own use: _SKIP (articles and possessives, dropped before any matching, so
+# "water in the basement" matches "water in basement"), FILLER below (what text measures such as
+# content_stems leave out) and the lexicon's own list (triz/lexicon.py: words that point to no parameter).
 _SKIP = frozenset(
     "a an the my our your his her their its this that these those very really so just some".split()
 )

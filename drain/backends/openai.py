@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from drain.backends.base import Backend, Capabilities, Completion, Message, ModelTimeoutError, SamplingOptions
-from drain.errors import BackendError, BackendUnavailableError, InputError
+from drain.backends.base import Backend, Capabilities, Completion, Message, SamplingOptions
+from drain.config import load_config
+from drain.errors import BackendError, BackendUnavailableError, InputError, ModelTimeoutError
 
 __all__ = ["DEFAULT_TIMEOUT", "OpenAIBackend", "normalise_base_url"]
 
@@ -66,20 +66,22 @@ class OpenAIBackend(Backend):
         adapter: str | None = None,
         writes_ideas: bool = False,
     ) -> None:
-        base = base_url or os.environ.get("DRAIN_BASE_URL") or os.environ.get("OPENAI_BASE_URL")
-        if not base:
+        if not (base_url and model and api_key):  # what is not given comes from the configuration
+            configured = load_config()
+            base_url, model = base_url or configured.base_url, model or configured.model
+            api_key = api_key or configured.api_key
+        if not base_url:
             raise InputError("the openai backend needs --base-url (or DRAIN_BASE_URL), e.g. http://localhost:8000/v1")
-        self.base_url = normalise_base_url(base)
-        self.model = model or os.environ.get("DRAIN_MODEL") or ""
-        self.api_key = api_key or os.environ.get("DRAIN_API_KEY") or os.environ.get("OPENAI_API_KEY") or ""
+        self.base_url = normalise_base_url(base_url)
+        self.model = model or ""
+        self.api_key = api_key or ""
         self.timeout = _seconds(timeout, "timeout")
         self.total_timeout = _seconds(total_timeout, "total_timeout") if total_timeout is not None else 2 * self.timeout
         self.max_retries = max(0, int(max_retries))
         self.adapter = adapter
         # writes_ideas: the served model is large enough to write ideas of its own beside the library's cards
         # (a 70B model, not the 135M DRAIN model vLLM may also serve): declared by whoever runs it.
-        self.capabilities = Capabilities(json_schema=True, parallel_slots=max(1, slots), seeded=True, lora=False,
-                                         writes_ideas=writes_ideas)
+        self.capabilities = Capabilities(parallel_slots=max(1, slots), writes_ideas=writes_ideas)
         self._client: Any = None
         self._model_check: asyncio.Future[None] | None = None
         self._model_checked = False
@@ -204,7 +206,6 @@ class OpenAIBackend(Backend):
             completion_tokens=int(usage.get("completion_tokens") or 0),
             cached_tokens=int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0),
             seconds=seconds,
-            finish_reason=choice.get("finish_reason") or "stop",
             model=str(reply.get("model") or self.model),
         )
 

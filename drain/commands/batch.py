@@ -10,7 +10,8 @@ from typing import Any
 
 import typer
 
-from drain.commands.common import BackendOptions, PlannerOptions, check_output_path, make_backend, make_settings
+from drain.commands.common import check_output_path
+from drain.commands.options import BACKEND, LOGGING, PLANNER, CommandLine, with_options
 from drain.errors import InputError
 
 
@@ -116,6 +117,7 @@ def _warn(lines: list[str], what: str) -> None:
     sys.stderr.write(f"drain batch: {len(lines)} {what}{more}:\n" + "".join(f"  {line}\n" for line in shown))
 
 
+@with_options(PLANNER, BACKEND, LOGGING)
 def batch(
     file: Path = typer.Argument(..., help="JSONL (id, problem), CSV (id, problem columns) or TXT (a problem a line)."),
     output: Path | None = typer.Option(None, "--output", "-o",
@@ -130,22 +132,9 @@ def batch(
         10, "--max-consecutive-failures", min=0, max=1_000_000,
         help="Stop when this many problems in a row fail (a server failing every request); the rest are recorded "
              "as not attempted and a rerun solves them. 0: never stop."),
-    depth: int = PlannerOptions.depth,
-    max_calls: int = PlannerOptions.max_calls,
-    seed: int = PlannerOptions.seed,
-    temperature: float = PlannerOptions.temperature,
-    sequential: bool = PlannerOptions.sequential,
-    timeout: float | None = PlannerOptions.timeout,
-    backend: str = BackendOptions.backend,
-    model: str | None = BackendOptions.model,
-    adapter: Path | None = BackendOptions.adapter,
-    no_adapter: bool = BackendOptions.no_adapter,
-    base_url: str | None = BackendOptions.base_url,
-    api_key: str | None = BackendOptions.api_key,
-    slots: int | None = BackendOptions.slots,
-    threads: int | None = BackendOptions.threads,
-    no_log: bool = typer.Option(False, "--no-log", help="Do not record these runs in the run store."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display (the summary is still shown)."),
+    *,
+    cli: CommandLine,
 ) -> None:
     """Solve every problem in FILE; one JSON line per input ({"id", "result"} or {"id", "error"}).
 
@@ -164,16 +153,16 @@ def batch(
     if not to_stdout and target.resolve() == file.resolve():
         raise InputError("--output must not be the input file")
     check_output_path(summary, "--summary")  # before the first model call, not after the whole batch
-    settings = make_settings(depth, max_calls, seed, temperature, sequential, timeout)
-    if not slots and str(backend) in ("embedded", "openai"):
-        slots = min(concurrency, 16) if str(backend) == "embedded" else concurrency
-    engine = make_backend(backend, model, adapter, no_adapter, base_url, api_key, slots, threads=threads,
-                          timeout=timeout)
+    settings = cli.planner_settings()
+    config = cli.config
+    if not config.slots and config.backend in ("embedded", "openai"):
+        cli.config = config.replace(slots=min(concurrency, 16) if config.backend == "embedded" else concurrency)
+    engine = cli.backend()
     stats = BatchStats(total=len(items))
     writer = _StdoutWriter() if to_stdout else _open_output(target, retry_errors)
     where = "standard output" if to_stdout else str(target)
     try:
-        failures = _run(items, writer, engine, settings, stats, concurrency=concurrency, log=not no_log,
+        failures = _run(items, writer, engine, settings, stats, concurrency=concurrency, config=cli.config,
                         progress=not quiet, max_consecutive_failures=max_consecutive_failures or None)
     except BatchStoppedError as err:
         rerun = "" if to_stdout else "; run the same command again to solve them (--retry-errors also retries " \
@@ -224,7 +213,7 @@ def _open_output(target: Path, retry_errors: bool) -> Any:
     return appender
 
 
-def _run(items: list[Any], writer: Any, engine: Any, settings: Any, stats: Any, *, concurrency: int, log: bool,
+def _run(items: list[Any], writer: Any, engine: Any, settings: Any, stats: Any, *, concurrency: int, config: Any,
          progress: bool, max_consecutive_failures: int | None = None) -> int:
     """Plan, record the input errors, solve the rest; returns how many problems failed, old and new."""
     import asyncio
@@ -246,8 +235,8 @@ def _run(items: list[Any], writer: Any, engine: Any, settings: Any, stats: Any, 
     async def main(bar: BatchProgress) -> None:
         async with engine:
             gate = RequestGate(engine, concurrency)  # `concurrency` model requests in flight, all problems together
-            planner = Planner(gate, settings, log=log, source="batch")
-            if log:
+            planner = Planner(gate, settings, log=config.log, source="batch", config=config)
+            if config.log:
                 planner.store  # noqa: B018 - open (and migrate) the store once, before the workers start
             await run_batch(plan.todo, planner.solve_async, writer.write, gate=gate, stats=stats,
                             on_record=lambda item, record: bar.advance("error" in record),

@@ -1,89 +1,54 @@
-"""Options shared by the commands that run the planner (solve, batch, eval, serve)."""
+"""What the commands that run the planner share besides their options (``drain.commands.options``):
+building the backend, checking an output path before any model call, reading the problem text."""
 
 from __future__ import annotations
 
 import sys
-from enum import StrEnum
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import typer
-
+from drain.config import DrainConfig
 from drain.errors import InputError
 
-__all__ = ["BackendOptions", "PlannerOptions", "check_output_path", "make_backend", "make_settings",
-           "read_text_input"]
+__all__ = ["check_output_path", "make_backend", "read_text_input"]
 
 
-class BackendName(StrEnum):
-    embedded = "embedded"
-    openai = "openai"
-    fake = "fake"
-
-
-class BackendOptions:
-    """Typer options describing which model answers (kept together so every command offers the same)."""
-
-    backend = typer.Option(BackendName.embedded, "--backend", "-b", help="embedded (default, offline) or openai.")
-    model = typer.Option(None, "--model", "-m", help="GGUF file (embedded) or served model name (openai).")
-    adapter = typer.Option(None, "--adapter", help="LoRA adapter GGUF for the embedded model (the DRAIN model).")
-    no_adapter = typer.Option(False, "--no-adapter", help="Run the base model even if a DRAIN adapter is installed.")
-    base_url = typer.Option(None, "--base-url", envvar="DRAIN_BASE_URL",
-                            help="OpenAI-compatible server, e.g. http://localhost:8000/v1 (vLLM).")
-    api_key = typer.Option(None, "--api-key", envvar="DRAIN_API_KEY", help="API key for --base-url (or DRAIN_API_KEY).")
-    slots = typer.Option(None, "--slots", min=1, max=64, help="Parallel requests (embedded: model slots).")
-    threads = typer.Option(None, "--threads", min=1, max=256,
-                           help="CPU threads of the embedded model (default: one fewer than the CPUs, or "
-                                "DRAIN_THREADS); fewer keeps it fast next to other busy programs.")
-
-
-class PlannerOptions:
-    depth = typer.Option(3, "--depth", "-d", min=1, max=5, help="Levels of problems: 1 = the problem alone.")
-    max_calls = typer.Option(24, "--max-calls", min=1, max=500, help="Model calls per solve, re-asks included.")
-    seed = typer.Option(0, "--seed", min=0, max=2**32 - 1,
-                        help="Sampling seed (0 or more); temperature 0 with a seed repeats exactly.")
-    temperature = typer.Option(0.0, "--temperature", min=0.0, max=2.0, help="0 is greedy and repeatable.")
-    sequential = typer.Option(False, "--sequential", help="One model call at a time (for comparison).")
-    timeout = typer.Option(None, "--timeout", min=0.1, max=86400.0,
-                           help="Seconds a solve may take; then its model calls are stopped (exit 4). Also each "
-                                "HTTP request's limit on the openai backend (default 60 s a request).")
-
-
-def make_backend(backend: str, model: str | None, adapter: Path | None, no_adapter: bool, base_url: str | None,
-                 api_key: str | None, slots: int | None, *, threads: int | None = None,
-                 timeout: float | None = None) -> Any:
-    """Build the backend the options describe (``timeout``: the openai backend's seconds per request)."""
+def make_backend(config: DrainConfig, *, given: Mapping[str, Any] | None = None) -> Any:
+    """Build the backend ``config`` describes. ``given``: the options as given on the command line, for the
+    checks that name them (an option that does not apply to the backend chosen is one clear error)."""
     from drain.backends import get_backend
 
-    name = str(backend)
-    if adapter is not None and no_adapter:
+    given = given or {}
+    name = config.backend
+    if config.adapter is not None and config.no_adapter:
         raise InputError("--adapter and --no-adapter contradict each other: give one of them")
-    if threads is not None and name != "embedded":
+    if given.get("threads") is not None and name != "embedded":
         raise InputError("--threads sets the embedded model's CPU threads; it does not apply to --backend " + name)
+    if given.get("writes_ideas") and name != "openai":
+        raise InputError("--writes-ideas declares a large served model; it applies to --backend openai only, "
+                         "not " + name)
     if name == "embedded":
-        from drain.models import resolve_adapter
+        from drain.adapters import resolve_adapter
 
-        chosen = False if no_adapter else (resolve_adapter(adapter) if adapter else None)  # None: the default
-        options: dict[str, Any] = {"model": model, "adapter": chosen, "threads": threads}
-        if slots:
-            options["slots"] = slots
+        adapter = None  # --no-adapter, or another model without --adapter: the model as it is
+        if not config.no_adapter and (config.adapter is not None or config.model is None):
+            adapter = resolve_adapter(config.adapter, home=config.home)  # explicit, else installed, else shipped
+        options: dict[str, Any] = {"model": config.model, "adapter": adapter or False, "threads": config.threads}
+        if config.slots:
+            options["slots"] = config.slots
         return get_backend("embedded", **options)
     if name == "openai":
         from drain.backends.openai import DEFAULT_TIMEOUT
 
-        return get_backend("openai", base_url=base_url, model=model, api_key=api_key, slots=slots or 8,
-                           timeout=timeout or DEFAULT_TIMEOUT)
-    if adapter is not None:
+        return get_backend("openai", base_url=config.base_url, model=config.model, api_key=config.api_key,
+                           slots=config.slots or 8, timeout=config.timeout or DEFAULT_TIMEOUT,
+                           writes_ideas=config.writes_ideas)
+    if config.adapter is not None:
         raise InputError("--adapter works with the embedded backend only")
+    if name == "fake":
+        return get_backend("fake", delay=config.fake_delay)
     return get_backend(name)
-
-
-def make_settings(depth: int, max_calls: int, seed: int, temperature: float, sequential: bool,
-                  timeout: float | None = None) -> Any:
-    from drain.planner import PlannerSettings
-
-    return PlannerSettings(depth=depth, max_calls=max_calls, seed=seed, temperature=temperature,
-                           concurrency=1 if sequential else None, timeout=timeout)
 
 
 def check_output_path(path: Path | None, option: str = "--output") -> None:

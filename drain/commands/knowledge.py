@@ -6,6 +6,7 @@ from typing import Any
 
 import typer
 
+from drain.commands.options import CommandLine, with_options
 from drain.commands.output import TextOrJson, console, print_json
 from drain.knowledge_json import cell_json, principle_json
 
@@ -17,14 +18,14 @@ def matrix(
     worsening: str | None = typer.Argument(None, help="Worsening parameter: id or name."),
     all_cells: bool = typer.Option(False, "--all", help="Every non-empty cell."),
     fmt: TextOrJson = FORMAT,
+    *,
+    cli: CommandLine,
 ) -> None:
     """Look up the contradiction matrix: `drain matrix 1 14`, `drain matrix strength "weight of moving object"`.
 
     With one parameter, the whole row of the improving parameter; with --all, every non-empty cell.
     """
-    import triz
-
-    knowledge = triz.load(lazy=True)
+    knowledge = cli.config.knowledge(lazy=True)
     if all_cells:
         if improving is not None:
             raise typer.BadParameter("--all takes no parameters")
@@ -35,7 +36,7 @@ def matrix(
     if worsening is None:
         _print_row(knowledge, knowledge.parameter_names[knowledge.parameter_id(improving)], fmt)
         return
-    result = cell_json(improving, worsening)
+    result = cell_json(improving, worsening, knowledge)
     if fmt is TextOrJson.json:
         print_json(result)
         return
@@ -88,14 +89,13 @@ def _print_all(knowledge: Any, fmt: TextOrJson) -> None:
     console().print(table)
 
 
-def principle(ref: str = typer.Argument(..., help="Principle id (1-40) or name."), fmt: TextOrJson = FORMAT) -> None:
+def principle(ref: str = typer.Argument(..., help="Principle id (1-40) or name."), fmt: TextOrJson = FORMAT, *,
+              cli: CommandLine) -> None:
     """Show an inventive principle: sub-principles, home examples, where the matrix suggests it."""
-    import triz
-
-    knowledge = triz.load(lazy=True)
+    knowledge = cli.config.knowledge(lazy=True)
     found = knowledge.principle(ref)
     if fmt is TextOrJson.json:
-        print_json(principle_json(found.id))
+        print_json(principle_json(found.id, knowledge))
         return
     cells = knowledge.matrix.cells_with(found.id)
     separations = [s.name for s in knowledge.separations if found.id in s.principles]
@@ -116,11 +116,11 @@ def parameter(
     text: str = typer.Argument(..., help="Words to search for (\"leak\", \"cheap\"), or a parameter id."),
     k: int = typer.Option(5, "--top", "-k", min=1, max=39, help="How many parameters to list."),
     fmt: TextOrJson = FORMAT,
+    *,
+    cli: CommandLine,
 ) -> None:
     """Find the TRIZ parameters a homeowner's words are about (or show one parameter by id)."""
-    import triz
-
-    knowledge = triz.load(lazy=True)
+    knowledge = cli.config.knowledge(lazy=True)
     if text.strip().isdigit():
         found = knowledge.parameter(text)
         if fmt is TextOrJson.json:
@@ -152,11 +152,10 @@ def parameter(
     out.print(table)
 
 
-def hazards(text: str = typer.Argument(..., help="A problem description."), fmt: TextOrJson = FORMAT) -> None:
+def hazards(text: str = typer.Argument(..., help="A problem description."), fmt: TextOrJson = FORMAT, *,
+            cli: CommandLine) -> None:
     """Check a problem description against the hazard rules."""
-    import triz
-
-    found = triz.load(lazy=True).check_hazards(text)
+    found = cli.config.knowledge(lazy=True).check_hazards(text)
     if fmt is TextOrJson.json:
         print_json([h.model_dump(mode="json") for h in found])
         return
@@ -172,7 +171,6 @@ def hazards(text: str = typer.Argument(..., help="A problem description."), fmt:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("matrix")(matrix)
-    app.command("principle")(principle)
-    app.command("parameter")(parameter)
-    app.command("hazards")(hazards)
+    for name, command in (("matrix", matrix), ("principle", principle), ("parameter", parameter),
+                          ("hazards", hazards)):
+        app.command(name)(with_options()(command))

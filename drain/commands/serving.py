@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import copy
-import dataclasses
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import typer
 
-from drain.commands.common import BackendOptions, PlannerOptions, make_backend, make_settings
+from drain.commands.options import BACKEND, PLANNER, CommandLine, with_options
 from drain.errors import DrainError, InputError
+
+SOLVE_TIMEOUT = 120.0  # seconds a solve may take on the server; then 504
 
 
 def log_config(secrets: list[str | None]) -> dict[str, Any]:
@@ -49,15 +49,14 @@ def _checked_access(host: str, token: str | None, no_auth: bool) -> str | None:
     return token
 
 
+@with_options(PLANNER, BACKEND, defaults={"timeout": SOLVE_TIMEOUT})
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."),
     port: int = typer.Option(8000, "--port", "-p", min=1, max=65535, help="Port to listen on."),
     max_solves: int = typer.Option(2, "--max-solves", min=1, max=64, help="Solves at once; more get 503."),
-    timeout: float = typer.Option(120.0, "--timeout", min=1.0, max=3600.0, help="Seconds per solve; then 504."),
     cors_origin: list[str] = typer.Option([], "--cors-origin", help="Allow this web origin (repeatable)."),
-    token: str | None = typer.Option(None, "--token", envvar="DRAIN_SERVE_TOKEN",
-                                     help="Access token the /v1 routes need (Authorization: Bearer TOKEN); "
-                                          "or DRAIN_SERVE_TOKEN."),
+    token: str | None = typer.Option(None, "--token", help="Access token the /v1 routes need (Authorization: "
+                                     "Bearer TOKEN); or DRAIN_SERVE_TOKEN."),
     no_auth: bool = typer.Option(False, "--no-auth", help="Serve a non-loopback address without a token."),
     allowed_host: list[str] = typer.Option([], "--allowed-host",
                                            help="Answer to this host name too (repeatable), e.g. drain.home.arpa."),
@@ -68,20 +67,9 @@ def serve(
                                          help="Seconds a client has to send a request's headers."),
     body_timeout: float = typer.Option(15.0, "--body-timeout", min=0.5, max=600.0,
                                        help="Seconds a client has to send a request's body."),
-    depth: int = PlannerOptions.depth,
-    max_calls: int = PlannerOptions.max_calls,
-    seed: int = PlannerOptions.seed,
-    temperature: float = PlannerOptions.temperature,
-    sequential: bool = PlannerOptions.sequential,
-    backend: str = BackendOptions.backend,
-    model: str | None = BackendOptions.model,
-    adapter: Path | None = BackendOptions.adapter,
-    no_adapter: bool = BackendOptions.no_adapter,
-    base_url: str | None = BackendOptions.base_url,
-    api_key: str | None = BackendOptions.api_key,
-    slots: int | None = BackendOptions.slots,
-    threads: int | None = BackendOptions.threads,
     no_library: bool = typer.Option(False, "--no-library", help="Without the house library (for comparison)."),
+    *,
+    cli: CommandLine,
 ) -> None:
     """Serve the API (/v1, docs at /docs) and the phone page (/) with one shared model."""
     try:
@@ -94,23 +82,24 @@ def serve(
     for origin in cors_origin:
         if origin != "*" and not urlsplit(origin).scheme.startswith("http"):
             raise InputError(f"--cors-origin takes an origin such as https://example.org, not {origin!r}")
-    token = _checked_access(host, token, no_auth)
-    settings = make_settings(depth, max_calls, seed, temperature, sequential)
-    if no_library:
-        settings = dataclasses.replace(settings, grounded=False)
-    engine = make_backend(backend, model, adapter, no_adapter, base_url, api_key, slots, threads=threads,
-                          timeout=timeout)
+    timeout = cli.config.timeout or SOLVE_TIMEOUT  # --timeout, else config.toml or the default
+    config = cli.config = cli.config.replace(timeout=timeout)  # also each request's on the openai backend
+    token = _checked_access(host, token if token is not None else config.serve_token, no_auth)
+    # the server stops a solve at --timeout itself (504)
+    settings = cli.planner_settings(timeout=None, grounded=not no_library)
+    engine = cli.backend()
     from drain.serve.access import HostPolicy
     from drain.serve.protocol import header_deadline_protocol
 
-    app = create_app(lambda: engine, settings=settings, max_concurrent_solves=max_solves, request_timeout=timeout,
-                     cors_origins=tuple(cors_origin), token=token, hosts=HostPolicy(host, allowed_host),
-                     solve_rate=solve_rate or None, solve_burst=solve_burst, body_timeout=body_timeout)
+    app = create_app(lambda: engine, settings=settings, config=config, max_concurrent_solves=max_solves,
+                     request_timeout=timeout, cors_origins=tuple(cors_origin), token=token,
+                     hosts=HostPolicy(host, allowed_host), solve_rate=solve_rate or None, solve_burst=solve_burst,
+                     body_timeout=body_timeout)
     where = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
     server = _safe_url(getattr(engine, "base_url", None))
     typer.echo(f"DRAIN on {where} (API docs: {where}docs); backend {engine.name}, model {engine.model or 'default'}"
                + (f" at {server}" if server else "") + ("; /v1 needs the access token" if token else ""), err=True)
-    secrets = [api_key, getattr(engine, "api_key", None), token]
+    secrets = [config.api_key, getattr(engine, "api_key", None), token]
     uvicorn.run(app, host=host, port=port, log_config=log_config(secrets), server_header=False,
                 timeout_graceful_shutdown=5, http=header_deadline_protocol(header_timeout))
 

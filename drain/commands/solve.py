@@ -9,14 +9,8 @@ from typing import Any
 
 import typer
 
-from drain.commands.common import (
-    BackendOptions,
-    PlannerOptions,
-    check_output_path,
-    make_backend,
-    make_settings,
-    read_text_input,
-)
+from drain.commands.common import check_output_path, read_text_input
+from drain.commands.options import BACKEND, LOGGING, PLANNER, CommandLine, with_options
 
 
 class SolveFormat(StrEnum):
@@ -79,35 +73,22 @@ class Progress:
         if self.tree is None:
             return status
         from drain.render import to_rich_tree
-        from drain.schema import SolutionTree
 
-        return Group(to_rich_tree(SolutionTree.model_validate(self.tree)), status)
+        return Group(to_rich_tree(self.tree), status)
 
 
+@with_options(PLANNER, BACKEND, LOGGING)
 def solve(
     text: str | None = typer.Argument(None, help='The problem, e.g. "leaking basement on budget"; - reads stdin.'),
     file: Path | None = typer.Option(None, "--file", help="Read the problem from a text file."),
     fmt: SolveFormat = typer.Option(SolveFormat.tree, "--format", "-f", help="tree, json or markdown."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the result to this file."),
-    depth: int = PlannerOptions.depth,
-    max_calls: int = PlannerOptions.max_calls,
-    seed: int = PlannerOptions.seed,
-    temperature: float = PlannerOptions.temperature,
-    sequential: bool = PlannerOptions.sequential,
-    timeout: float | None = PlannerOptions.timeout,
-    backend: str = BackendOptions.backend,
-    model: str | None = BackendOptions.model,
-    adapter: Path | None = BackendOptions.adapter,
-    no_adapter: bool = BackendOptions.no_adapter,
-    base_url: str | None = BackendOptions.base_url,
-    api_key: str | None = BackendOptions.api_key,
-    slots: int | None = BackendOptions.slots,
-    threads: int | None = BackendOptions.threads,
     ask: bool = typer.Option(False, "--ask", help="When two problem families fit about as well, ask which first."),
     family: str | None = typer.Option(None, "--family", help="Solve as this house-library family (drain kb show)."),
     no_library: bool = typer.Option(False, "--no-library", help="Without the house library (for comparison)."),
-    no_log: bool = typer.Option(False, "--no-log", help="Do not record this run in the run store."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No live progress."),
+    *,
+    cli: CommandLine,
 ) -> None:
     """Solve a house problem with TRIZ: hazards, ideal result, contradictions, principles, ideas, one level deeper."""
     import asyncio
@@ -116,23 +97,18 @@ def solve(
 
     problem = read_text_input(text, file)
     check_output_path(output, "-o")  # before the first model call, not after the whole solve
-    settings = make_settings(depth, max_calls, seed, temperature, sequential, timeout)
-    if no_library:
-        import dataclasses
+    if no_library and (family is not None or ask):
+        from drain.errors import InputError
 
-        if family is not None or ask:
-            from drain.errors import InputError
-
-            raise InputError("--family and --ask need the house library; leave out --no-library")
-        settings = dataclasses.replace(settings, grounded=False)
-    engine = make_backend(backend, model, adapter, no_adapter, base_url, api_key, slots, threads=threads,
-                          timeout=timeout)
+        raise InputError("--family and --ask need the house library; leave out --no-library")
+    settings = cli.planner_settings(grounded=not no_library)
+    engine = cli.backend()
+    config = cli.config
     grounder = None
     if settings.grounded and (ask or family):
-        import triz
         from drain.grounding.grounder import shared_grounder
 
-        grounder = shared_grounder(triz.load())
+        grounder = shared_grounder(config.knowledge(), config)
         if family is not None:
             grounder.library.family(family)  # an unknown id: one line, before any model work
         elif ask:
@@ -140,8 +116,8 @@ def solve(
 
     async def run(progress: Progress) -> Any:
         async with engine:
-            planner = Planner(engine, settings, grounder=grounder, on_event=progress.event, log=not no_log,
-                              source="cli")
+            planner = Planner(engine, settings, grounder=grounder, on_event=progress.event, log=config.log,
+                              source="cli", config=config)
             return await planner.solve_async(problem, family=family)
 
     with Progress(enabled=not quiet and sys.stderr.isatty()) as progress:

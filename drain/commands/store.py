@@ -11,6 +11,7 @@ from typing import Any
 
 import typer
 
+from drain.commands.options import CommandLine, with_options
 from drain.commands.output import TextOrJson, console, print_json
 from drain.commands.solve import SolveFormat
 
@@ -33,18 +34,21 @@ class FeedbackChoice(StrEnum):
 MAX_NOTE_CHARS = 1000  # a vote's note, as the API's /v1/feedback allows
 
 
-def _store() -> Any:
+def _store(cli: CommandLine) -> Any:
     from drain.store import open_default_store
 
-    return open_default_store(best_effort=False)  # a read that cannot be done is one line and exit 1
+    return open_default_store(cli.config, best_effort=False)  # a read that cannot be done: one line, exit 1
 
 
+@with_options()
 def runs(
     limit: int = typer.Option(20, "--limit", "-n", min=1, max=10000, help="How many runs, newest first."),
     fmt: TextOrJson = typer.Option(TextOrJson.text, "--format", "-f", help="text or json."),
+    *,
+    cli: CommandLine,
 ) -> None:
     """List recent runs (every logged solve: CLI, library, batch, API) with their ids."""
-    rows = _store().list_runs(limit=limit)
+    rows = _store(cli).list_runs(limit=limit)
     for row in rows:
         row["created"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(row["created_at"]))
     if fmt is TextOrJson.json:
@@ -75,35 +79,42 @@ def runs(
     out.print(table)
 
 
+@with_options()
 def show(
     run: str = typer.Argument(..., help="Run id (or a unique prefix of at least 4 characters)."),
     fmt: SolveFormat = typer.Option(SolveFormat.tree, "--format", "-f", help="tree, json or markdown."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file."),
+    *,
+    cli: CommandLine,
 ) -> None:
     """Show a stored run's solution tree again, in any output format."""
     from drain.commands.solve import emit
 
-    emit(_store().get_tree(run), fmt, output)
+    emit(_store(cli).get_tree(run), fmt, output)
 
 
+@with_options()
 def feedback(
     run: str = typer.Argument(..., help="Run id (or a unique prefix)."),
     rating: Rating = typer.Option(..., "--rating", "-r", help="up or down."),
     idea: int | None = typer.Option(None, "--idea", "-i", min=1, help="Rate idea N (numbered as shown) only."),
     note: str | None = typer.Option(None, "--note", help="Why, in a few words."),
+    *,
+    cli: CommandLine,
 ) -> None:
     """Rate a run, or one of its ideas, up or down; training export uses these votes."""
     if note is not None and len(note) > MAX_NOTE_CHARS:  # the API's limit too
         from drain.errors import InputError
 
         raise InputError(f"the note is {len(note):,} characters; keep it under {MAX_NOTE_CHARS:,}")
-    store = _store()
+    store = _store(cli)
     run_id = store.get_run(run)["id"]
     number = store.add_feedback(run_id, rating=rating.value, idea=idea, note=note, source="cli")
     target = f"idea {idea} of run {run_id}" if idea is not None else f"run {run_id}"
     typer.echo(f"recorded: {target} rated {rating.value} (feedback {number})")
 
 
+@with_options()
 def export(
     fmt: ExportFormat = typer.Option(ExportFormat.chat, "--format", "-f", help="chat: {'messages': [...]} lines."),
     output: Path = typer.Option(..., "--output", "-o", help="The training file (JSONL)."),
@@ -117,12 +128,14 @@ def export(
     source: list[str] = typer.Option([], "--source", help="Only runs from this source (cli, batch, api ...)."),
     step: list[str] = typer.Option([], "--step", help="Only this planner step (frame, resolve ...)."),
     keep_reasks: bool = typer.Option(False, "--keep-reasks", help="Keep the re-ask turns of corrected replies."),
+    *,
+    cli: CommandLine,
 ) -> None:
     """Write chat-format training examples: one per model step, the planner's prompt and the accepted reply."""
     from drain.export import FeedbackFilter, export_chat
 
     del fmt  # chat is the one format so far
-    report = export_chat(_store(), output, feedback=FeedbackFilter(feedback_filter.value), holdout=holdout,
+    report = export_chat(_store(cli), output, feedback=FeedbackFilter(feedback_filter.value), holdout=holdout,
                          heldout_output=heldout_output, seed=seed, keep_reasks=keep_reasks, sources=source,
                          steps=step)
     held = f", {report.heldout} held out to {report.paths[1]}" if len(report.paths) > 1 else ""
@@ -141,12 +154,14 @@ def _counts(counts: dict[str, int]) -> str:
 
 
 @store_app.command("check")
-def store_check(fmt: TextOrJson = typer.Option(TextOrJson.text, "--format", "-f", help="text or json.")) -> None:
+@with_options()
+def store_check(fmt: TextOrJson = typer.Option(TextOrJson.text, "--format", "-f", help="text or json."), *,
+                cli: CommandLine) -> None:
     """Check the run store (SQLite's integrity check); exit 1 when it is damaged."""
-    from drain.store import StoreDamagedError, default_home
+    from drain.errors import StoreDamagedError
     from drain.store_repair import check_store
 
-    check = check_store(default_home() / "runs.sqlite")
+    check = check_store(cli.config.store_path)
     if fmt is TextOrJson.json:
         print_json({"path": str(check.path), "exists": check.exists, "ok": check.ok, "problems": check.problems,
                     "counts": check.counts, "version": check.version})
@@ -164,12 +179,13 @@ def store_check(fmt: TextOrJson = typer.Option(TextOrJson.text, "--format", "-f"
 
 
 @store_app.command("repair")
-def store_repair(force: bool = typer.Option(False, "--force", help="Rebuild it even when it checks ok.")) -> None:
+@with_options()
+def store_repair(force: bool = typer.Option(False, "--force", help="Rebuild it even when it checks ok."), *,
+                 cli: CommandLine) -> None:
     """Rebuild a damaged run store from every row SQLite can still read; the bad file is kept beside it."""
-    from drain.store import default_home
     from drain.store_repair import repair_store
 
-    report = repair_store(default_home() / "runs.sqlite", force=force)
+    report = repair_store(cli.config.store_path, force=force)
     if not report.repaired:
         typer.echo(f"nothing to repair: {report.path} " + ("checks ok" if report.path.exists() else "does not exist"))
         return

@@ -16,8 +16,9 @@ from typing import Any
 
 import typer
 
+from drain.commands.options import BACKEND, CommandLine, with_options
 from drain.commands.output import TextOrJson, print_json
-from drain.errors import BackendUnavailableError, InputError
+from drain.errors import BackendUnavailableError, ExportError, InputError
 
 
 class GgufType(StrEnum):
@@ -85,8 +86,6 @@ def train(
     typer.echo(verify.get("summary") or f"GGUF adapter check skipped: {verify.get('skipped')}")
     typer.echo(f"run card:      {out / 'run_card.md'}")
     if verify.get("passed") is False:
-        from drain.training.lora_gguf import ExportError
-
         raise ExportError("the GGUF adapter does not reproduce the trained adapter in llama.cpp (see the run card)")
     typer.echo(f"next: drain model install {out}   (or: drain solve --adapter {exports['gguf_adapter']} ...)")
 
@@ -154,9 +153,7 @@ def model_export(
     no_verify: bool = typer.Option(False, "--no-verify", help="Skip comparing the GGUF adapter with transformers."),
 ) -> None:
     """Write OUT/drain-lora.gguf again from the run's PEFT adapter, checked as `drain train` checks it."""
-    from drain.training.card import reexport
-    from drain.training.lora_gguf import ExportError
-    from drain.training.train import require_training_packages
+    from drain.training.train import reexport, require_training_packages
 
     require_training_packages()
     warnings.filterwarnings("ignore", category=FutureWarning)
@@ -170,21 +167,22 @@ def model_export(
         raise ExportError("the GGUF adapter does not reproduce the trained adapter in llama.cpp (see the run card)")
 
 
+@with_options(BACKEND.only("threads"))  # the llama.cpp check's threads, as the embedded model's
 def model_phone(
     adapter: Path | None = typer.Argument(None, help="drain-lora.gguf or a `drain train` folder (default: the "
                                           "adapter the embedded backend uses)."),
     output: Path = typer.Option(Path("drain-phone.gguf"), "--output", "-o", help="The merged GGUF to write."),
     quant: str = typer.Option("q8_0", "--quant", help="q8_0 (about 145 MB) or q4_0 (about 92 MB, coarser)."),
-    threads: int | None = typer.Option(None, "--threads", min=1, help="CPU threads for the check."),
+    *,
+    cli: CommandLine,
 ) -> None:
     """Merge the DRAIN adapter into the base model as one quantized GGUF for a phone, and check it in llama.cpp."""
+    from drain.adapters import resolve_adapter
     from drain.backends.embedded import default_model_path, default_threads
-    from drain.models import resolve_adapter
-    from drain.training.lora_gguf import ExportError
     from drain.training.phone_gguf import PHONE_LIMIT_MB, merge_adapter_gguf, probe_prompts, verify_merged
 
     source = adapter / "drain-lora.gguf" if adapter is not None and adapter.is_dir() else adapter
-    lora = resolve_adapter(source)
+    lora = resolve_adapter(source, home=cli.config.home)
     if lora is None:
         raise InputError("no DRAIN adapter is installed or shipped; give one: drain model phone PATH")
     check_path = output.with_name(output.name + ".check.json")
@@ -193,7 +191,8 @@ def model_phone(
     check_output_path(output, "--output")
     base = default_model_path()
     merge_adapter_gguf(base, lora, output, quant=quant)
-    report = verify_merged(output, base, lora, probe_prompts(), quant=quant, threads=threads or default_threads(),
+    report = verify_merged(output, base, lora, probe_prompts(), quant=quant,
+                           threads=cli.config.threads or default_threads(cli.config),
                            workdir=output.parent)
     check_path.write_text(json.dumps(report.as_dict(), indent=1) + "\n", encoding="utf-8")
     typer.echo(f"wrote {output} ({report.size_mb} MB, {quant}; limit {PHONE_LIMIT_MB} MB): merged vs base + adapter "
@@ -202,11 +201,13 @@ def model_phone(
         raise ExportError(f"the merged file does not match base + adapter in llama.cpp (see {check_path})")
 
 
-def model_install(path: Path = typer.Argument(..., help="drain-lora.gguf, or a `drain train` output folder.")) -> None:
+@with_options()
+def model_install(path: Path = typer.Argument(..., help="drain-lora.gguf, or a `drain train` output folder."), *,
+                  cli: CommandLine) -> None:
     """Install a DRAIN adapter: the embedded backend then applies it by default (--no-adapter to skip)."""
-    from drain.models import install_adapter
+    from drain.adapters import install_adapter
 
-    target = install_adapter(path)
+    target = install_adapter(path, home=cli.config.home)
     folder = path if path.is_dir() else path.parent
     record: dict[str, Any] = {"source": str(path.resolve())}
     if (folder / "adapter_config.json").is_file():
@@ -227,11 +228,13 @@ def _adapter_facts(path: Path) -> dict[str, Any]:
             "rank": int(min(tensors[0].shape)) if tensors else None}
 
 
-def model_info(fmt: TextOrJson = typer.Option(TextOrJson.text, "--format", "-f", help="text or json.")) -> None:
+@with_options()
+def model_info(fmt: TextOrJson = typer.Option(TextOrJson.text, "--format", "-f", help="text or json."), *,
+               cli: CommandLine) -> None:
     """Which base model and which adapter the embedded backend will use."""
+    from drain.adapters import installed_adapter, resolve_adapter, shipped_adapter
     from drain.backends.embedded import default_model_path
     from drain.errors import ModelNotFoundError
-    from drain.models import installed_adapter, resolve_adapter, shipped_adapter
 
     info: dict[str, Any] = {}
     try:
@@ -239,9 +242,9 @@ def model_info(fmt: TextOrJson = typer.Option(TextOrJson.text, "--format", "-f",
     except ModelNotFoundError as err:
         info["base"] = None
         info["base_missing"] = str(err)
-    adapter = resolve_adapter(None)
+    adapter = resolve_adapter(None, home=cli.config.home)
     info["adapter"] = str(adapter) if adapter else None
-    info["adapter_from"] = ("installed" if adapter == installed_adapter() else
+    info["adapter_from"] = ("installed" if adapter == installed_adapter(cli.config.home) else
                             "shipped" if adapter == shipped_adapter() else None) if adapter else None
     if adapter is not None:
         info.update(_adapter_facts(adapter))
@@ -286,10 +289,10 @@ def _trained_on(adapter: Path, source: dict[str, Any] | None) -> dict[str, Any]:
     return {}
 
 
-def _installed_peft_dir() -> Path | None:
-    from drain.models import installed_adapter
+def _installed_peft_dir(home: Path) -> Path | None:
+    from drain.adapters import installed_adapter
 
-    adapter = installed_adapter()
+    adapter = installed_adapter(home)
     record = adapter.parent / SOURCE_RECORD if adapter else None
     if record is None or not record.is_file():
         return None
@@ -321,15 +324,18 @@ def vllm_command(adapter: Path, *, merged: bool = False, port: int = 8000) -> li
     return command
 
 
+@with_options()
 def serve_model(
     adapter: Path | None = typer.Option(None, "--adapter", help="A `drain train` output folder (default: the "
                                         "folder of the installed adapter)."),
     merged: bool = typer.Option(False, "--merged", help="Serve OUT/merged instead of the base + LoRA."),
     port: int = typer.Option(8000, "--port", help="Port for vLLM."),
     run: bool = typer.Option(False, "--run", help="Run the command (needs vLLM installed, and a GPU)."),
+    *,
+    cli: CommandLine,
 ) -> None:
     """Print the `vllm serve BASE --enable-lora --lora-modules drain=PATH` command (or run it with --run)."""
-    folder = adapter or _installed_peft_dir()
+    folder = adapter or _installed_peft_dir(cli.config.home)
     if folder is None:
         raise InputError("give --adapter OUT (a `drain train` output folder); no installed adapter records one")
     command = vllm_command(folder, merged=merged, port=port)

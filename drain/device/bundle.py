@@ -15,12 +15,12 @@ sizes, so the page can show its progress and say plainly how much it is.
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from drain.config import DrainConfig, load_config
 from drain.device.export import DATA_FILE, VECTORS_FILE, DeviceExport, build_export
 
 __all__ = ["EMBED_FILE", "PHONE_FILE", "DeviceBundle", "DeviceFile", "default_device_dir"]
@@ -30,14 +30,11 @@ EMBED_FILE = "drain-embed.gguf"
 NAMES = (DATA_FILE, VECTORS_FILE, EMBED_FILE, PHONE_FILE)
 
 
-def default_device_dir() -> Path:
-    """``$DRAIN_DEVICE_DIR``, else ``device/`` in DRAIN's cache."""
-    given = os.environ.get("DRAIN_DEVICE_DIR")
-    if given:
-        return Path(given).expanduser()
-    from drain.embed.encoder import cache_root
-
-    return cache_root() / "device"
+def default_device_dir(config: DrainConfig | None = None) -> Path:
+    """The configured device folder (``$DRAIN_DEVICE_DIR``, ``device_dir`` in config.toml), else ``device/``
+    in DRAIN's cache."""
+    config = config or load_config()
+    return config.device_dir or config.cache_dir / "device"
 
 
 @dataclass(frozen=True)

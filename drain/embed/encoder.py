@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from drain.config import DrainConfig, load_config
 from drain.embed.source import MODEL_NAME, WEIGHTS_SHA256
 from drain.errors import BackendError
 
@@ -34,24 +35,18 @@ AGREEMENT = 0.999  # least cosine between llama.cpp's and the reference's embedd
 _FORMAT = 1  # bump when the written GGUF changes
 
 
-def cache_root() -> Path:
-    """``$DRAIN_CACHE_DIR``, or the platform's user cache directory for DRAIN.
+def cache_root(config: DrainConfig | None = None) -> Path:
+    """The configured cache folder (``$DRAIN_CACHE_DIR``, ``cache_dir`` in config.toml), else the platform's
+    user cache directory for DRAIN.
 
-    Everything in it is keyed by the hash of what it was made from, so one cache serves every DRAIN_HOME.
+    Everything in it is keyed by the hash of what it was made from, so one cache serves every DRAIN home.
     """
-    import os
-
-    override = os.environ.get("DRAIN_CACHE_DIR")
-    if override:
-        return Path(override)
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("drain", appauthor=False))
+    return (config or load_config()).cache_dir
 
 
-def embedding_model_path() -> Path:
+def embedding_model_path(cache_dir: Path | None = None) -> Path:
     """Where the checked GGUF of the embedding model lives (written on first use)."""
-    return cache_root() / "embed" / f"{MODEL_NAME}-{WEIGHTS_SHA256[:12]}-f16-v{_FORMAT}.gguf"
+    return (cache_dir or cache_root()) / "embed" / f"{MODEL_NAME}-{WEIGHTS_SHA256[:12]}-f16-v{_FORMAT}.gguf"
 
 
 def _server(path: Path, threads: int) -> Any:
@@ -100,12 +95,12 @@ def _build(path: Path, threads: int) -> None:
 class Embedder:
     """Embed texts as unit vectors (384 numbers each); a text longer than a chunk is embedded in chunks."""
 
-    def __init__(self, path: Path | None = None, *, threads: int | None = None) -> None:
+    def __init__(self, path: Path | None = None, *, threads: int | None = None, cache_dir: Path | None = None) -> None:
         from drain.backends.embedded import default_threads
 
         self.threads = threads or default_threads()
         if path is None:
-            path = embedding_model_path()
+            path = embedding_model_path(cache_dir)
             if not path.is_file():
                 _build(path, self.threads)
         self.path = path
@@ -152,7 +147,17 @@ class Embedder:
             self._server = None
 
 
+def default_embedder(cache_dir: Path | None = None, threads: int | None = None) -> Embedder:
+    """The process's shared embedder for a cache folder and thread count (None: the configured ones),
+    started on first use."""
+    if cache_dir is None or threads is None:
+        from drain.backends.embedded import default_threads
+
+        config = load_config()
+        cache_dir, threads = cache_dir or config.cache_dir, threads or default_threads(config)
+    return _shared_embedder(Path(cache_dir), threads)
+
+
 @cache
-def default_embedder() -> Embedder:
-    """The process's shared embedder (started on first use)."""
-    return Embedder()
+def _shared_embedder(cache_dir: Path, threads: int) -> Embedder:
+    return Embedder(threads=threads, cache_dir=cache_dir)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from drain.errors import InputError
+from drain.errors import InputError, describe_validation_error
 
 __all__ = ["EvalCase", "default_benchmark", "protected_problems", "read_cases"]
 
@@ -44,9 +44,7 @@ def read_cases(path: Path, *, split: str | None = None, limit: int | None = None
         except json.JSONDecodeError as err:
             raise InputError(f"{path}, line {number}: not JSON ({err.msg})") from None
         except ValidationError as err:
-            first = err.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "line"
-            raise InputError(f"{path}, line {number}: {where}: {first['msg']}") from None
+            raise InputError(f"{path}, line {number}: {describe_validation_error(err, default='line')}") from None
         if case.id in seen:
             raise InputError(f"{path}, line {number}: id {case.id!r} repeats line {seen[case.id]}")
         seen[case.id] = number

@@ -13,11 +13,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from drain.backends.base import Backend, SamplingOptions
+from drain.config import DrainConfig, load_config
+from drain.errors import InputError, ReplyValidationError
 from drain.evaluate import metrics
 from drain.evaluate.cases import EvalCase
 from drain.planner import Planner, PlannerSettings
 from drain.planner.session import ModelSession
-from drain.prompts import PromptLibrary
 from drain.steps import baseline
 from triz.knowledge import TrizKnowledge
 
@@ -67,18 +68,20 @@ def _principles(knowledge: TrizKnowledge, pairs: Sequence[tuple[int, int]]) -> l
 async def run_system(
     system: str, cases: Sequence[EvalCase], *, backend: Backend | None, knowledge: TrizKnowledge,
     settings: PlannerSettings, repeats: int = 1, concurrency: int = 2,
-    on_done: Callable[[Prediction], None] | None = None, grounder: Any = None,
+    on_done: Callable[[Prediction], None] | None = None, grounder: Any = None, config: DrainConfig | None = None,
 ) -> list[Prediction]:
     """Predictions of ``system`` for every case and run (runs use seeds ``settings.seed + run``).
 
-    ``grounder``: the house library and its vectors, shared by every case (made once when None).
+    ``grounder``: the house library and its vectors, shared by every case (made once when None);
+    ``config``: the prompts, the store and the caches (default: :func:`drain.config.load_config`).
     """
     gate = asyncio.Semaphore(max(1, concurrency))
-    prompts = PromptLibrary()
+    config = config or load_config()
+    prompts = config.prompts()
     if system == "drain" and settings.grounded and grounder is None:
         from drain.grounding.grounder import shared_grounder
 
-        grounder = shared_grounder(knowledge)
+        grounder = shared_grounder(knowledge, config)
 
     async def one(case: EvalCase, run: int) -> Prediction:
         async with gate:
@@ -88,19 +91,19 @@ async def run_system(
                 if system == "lexicon":
                     prediction.pairs = lexicon_pairs(knowledge, case.problem)
                 elif system == "plain":
-                    assert backend is not None
-                    session = ModelSession(backend, SamplingOptions(temperature=settings.temperature,
-                                                                    seed=settings.seed + run), max_calls=2)
-                    answer = await session.ask(baseline.build(prompts, case.problem))
-                    reply = answer.reply
-                    prediction.pairs = [(reply.improving, reply.worsening)] if reply is not None else []
-                    prediction.tokens = session.stats.prompt_tokens + session.stats.completion_tokens
-                    prediction.reasks = session.stats.reasks
+                    session = ModelSession(_needs(backend, system), SamplingOptions(
+                        temperature=settings.temperature, seed=settings.seed + run), max_calls=2)
+                    try:
+                        reply = (await session.ask(baseline.build(prompts, case.problem))).reply
+                        prediction.pairs = [(reply.improving, reply.worsening)]
+                    except ReplyValidationError:
+                        prediction.pairs = []
+                    prediction.tokens = session.counts.prompt_tokens + session.counts.completion_tokens
+                    prediction.reasks = session.counts.reasks
                 else:
-                    assert backend is not None
                     run_settings = PlannerSettings(**{**asdict(settings), "seed": settings.seed + run})
-                    planner = Planner(backend, run_settings, knowledge=knowledge, prompts=prompts, grounder=grounder,
-                                      source="eval")
+                    planner = Planner(_needs(backend, system), run_settings, knowledge=knowledge, prompts=prompts,
+                                      grounder=grounder, source="eval", config=config)
                     tree = await planner.solve_async(case.problem)
                     prediction.pairs = tree.ranked_pairs()
                     prediction.hazards = [h.category for h in tree.hazards]
@@ -118,6 +121,12 @@ async def run_system(
 
     jobs = [one(case, run) for run in range(repeats) for case in cases]
     return list(await asyncio.gather(*jobs))
+
+
+def _needs(backend: Backend | None, system: str) -> Backend:
+    if backend is None:
+        raise InputError(f"the {system} system asks a model: give it a backend")
+    return backend
 
 
 def _mean(values: Sequence[float]) -> float:

@@ -14,10 +14,12 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from drain.config import DrainConfig, load_config
 from drain.grounding.cards import CardCandidate, rank_cards
 from drain.grounding.families import CauseMatch, FamilyMatch, match_causes, match_families, too_close_to_call
 from drain.grounding.hazards import SemanticHazards, SimilarHazard
@@ -57,11 +59,13 @@ class Grounder:
 
     def __init__(self, knowledge: TrizKnowledge, *, library: HouseLibrary | None = None,
                  index: LibraryIndex | None = None, embedder: Embedder | None = None,
-                 pair_sources: Collection[str] = SOURCES, exclude_cases: Collection[str] = ()) -> None:
+                 pair_sources: Collection[str] = SOURCES, exclude_cases: Collection[str] = (),
+                 cache_dir: Path | None = None) -> None:
         self.knowledge = knowledge
         self._library = library
         self._index = index
         self._embedder = embedder
+        self.cache_dir = cache_dir  # the embedding model and cached vectors (None: the configured cache)
         self.pair_sources = tuple(pair_sources)
         self.exclude_cases = frozenset(exclude_cases)  # for evaluating on the library's own cases
 
@@ -78,7 +82,7 @@ class Grounder:
         if self._index is None:
             from drain.grounding.index import library_index
 
-            self._index = library_index(self.library, self._embedder)
+            self._index = library_index(self.library, self._embedder, cache_dir=self.cache_dir)
         return self._index
 
     @cached_property
@@ -123,15 +127,15 @@ class Grounder:
                           cause=cause, k=k, exclude=exclude)
 
 
-_SHARED: dict[tuple[str, str], Grounder] = {}
+_SHARED: dict[tuple[str, str, str], Grounder] = {}
 
 
-def shared_grounder(knowledge: TrizKnowledge) -> Grounder:
-    """One grounder per TRIZ knowledge and house library in this process (loading one takes a second or two)."""
-    from triz.house import load_house
-
-    library = load_house(knowledge=knowledge)
-    key = (str(knowledge.folder), library.digest)
+def shared_grounder(knowledge: TrizKnowledge, config: DrainConfig | None = None) -> Grounder:
+    """One grounder per TRIZ knowledge, house library and cache in this process (loading one takes a second
+    or two); the house library and the cache are ``config``'s (None: the configured ones)."""
+    config = config or load_config()
+    library = config.house(knowledge)
+    key = (str(knowledge.folder), library.digest, str(config.cache_dir))
     if key not in _SHARED:
-        _SHARED[key] = Grounder(knowledge, library=library)
+        _SHARED[key] = Grounder(knowledge, library=library, cache_dir=config.cache_dir)
     return _SHARED[key]

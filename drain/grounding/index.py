@@ -13,6 +13,7 @@ The vectors come by text from ``house/vectors.npz`` (shipped) and the user's cac
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -102,13 +103,14 @@ def library_rows(library: HouseLibrary) -> dict[str, list[tuple[str, str]]]:
 
 
 def library_index(library: HouseLibrary, embedder: Embedder | None = None,
-                  vectors: TextVectors | None = None) -> LibraryIndex:
-    """The library's vectors, from the shipped and cached vectors by text (texts never seen are embedded)."""
+                  vectors: TextVectors | None = None, *, cache_dir: Path | None = None) -> LibraryIndex:
+    """The library's vectors, from the vectors shipped beside it and those cached in ``cache_dir`` (None: the
+    configured cache), by text; texts never seen are embedded."""
     from drain.embed import default_embedder
-    from drain.grounding.vectors import TextVectors
+    from drain.grounding.vectors import SHIPPED, TextVectors
 
-    embedder = embedder or default_embedder()
-    vectors = vectors or TextVectors(embedder)
+    embedder = embedder or default_embedder(cache_dir)
+    vectors = vectors or TextVectors(embedder, shipped=library.folder / SHIPPED, cache_dir=cache_dir)
     rows = _rows(library)
     keys = {kind: [key for key, _ in r] for kind, r in rows.items()}
     texts = {kind: [text for _, text in r] for kind, r in rows.items()}

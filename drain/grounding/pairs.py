@@ -57,6 +57,43 @@ def _scaled(evidence: dict[tuple[int, int], float]) -> dict[tuple[int, int], flo
     return {pair: value / top for pair, value in evidence.items()} if top > 0 else {}
 
 
+def _case_evidence(library: HouseLibrary, index: LibraryIndex, query: np.ndarray,
+                   exclude_cases: Collection[str]) -> dict[tuple[int, int], float]:
+    """The labelled pairs of the :data:`NEAREST_CASES` closest cases (not ``exclude_cases``), each weighted
+    by the squared closeness and its place in the case's list."""
+    evidence: dict[tuple[int, int], float] = defaultdict(float)
+    scores = index.scores("case", query)
+    taken = 0
+    for row in np.argsort(-scores, kind="stable"):
+        ident = index.keys["case"][row]
+        if ident in exclude_cases:
+            continue
+        weight = max(0.0, float(scores[row])) ** 2
+        for position, pair in enumerate(library.case_by_id[ident].pairs):
+            evidence[(pair[0], pair[1])] += weight * (1.0 - 0.2 * position)
+        taken += 1
+        if taken >= NEAREST_CASES:
+            break
+    return evidence
+
+
+def _gloss_evidence(knowledge: TrizKnowledge, index: LibraryIndex, query: np.ndarray,
+                    text: str) -> dict[tuple[int, int], float]:
+    """Pairs of the three parameters whose glosses are closest (improving) and the constraints the text
+    names (worsening; else 32, 36 and 25: cost, complexity, time)."""
+    evidence: dict[tuple[int, int], float] = defaultdict(float)
+    constrained: list[int] = []
+    for constraint in knowledge.lexicon.constraints(text):
+        constrained += [p for p in constraint.parameters if p not in constrained]
+    worsening = constrained or [32, 36, 25]
+    glosses = sorted(index.best_by_key("parameter", query).items(), key=lambda item: -item[1])
+    improving = [int(key) for key, _ in glosses if int(key) not in constrained][:3]
+    for rank, i in enumerate(improving):
+        for position, w in enumerate(worsening[:3]):
+            evidence[(i, w)] += (1.0 - 0.2 * rank) * (1.0 - 0.2 * position)
+    return evidence
+
+
 def candidate_pairs(knowledge: TrizKnowledge, library: HouseLibrary, index: LibraryIndex, query: np.ndarray,
                     text: str, families: Iterable[FamilyMatch], *, k: int = 6,
                     sources: Collection[str] = SOURCES, exclude_cases: Collection[str] = ()) -> list[PairCandidate]:
@@ -68,19 +105,7 @@ def candidate_pairs(knowledge: TrizKnowledge, library: HouseLibrary, index: Libr
             value = match.score * (1.0 - 0.15 * position)
             evidence["family"][c.pair] = max(evidence["family"][c.pair], value)
             why.setdefault(c.pair, c.why)
-    scores = index.scores("case", query)
-    by_id = library.case_by_id
-    taken = 0
-    for row in np.argsort(-scores, kind="stable"):
-        ident = index.keys["case"][row]
-        if ident in exclude_cases:
-            continue
-        weight = max(0.0, float(scores[row])) ** 2
-        for position, pair in enumerate(by_id[ident].pairs):
-            evidence["case"][(pair[0], pair[1])] += weight * (1.0 - 0.2 * position)
-        taken += 1
-        if taken >= NEAREST_CASES:
-            break
+    evidence["case"] = _case_evidence(library, index, query, exclude_cases)
     fams = {m.family.id: m.score for m in families}
     top_family = max(fams.values(), default=1.0) or 1.0
     card_scores = dict(zip(index.keys["card"], index.scores("card", query).tolist(), strict=True))
@@ -88,16 +113,7 @@ def candidate_pairs(knowledge: TrizKnowledge, library: HouseLibrary, index: Libr
     relevance = {ident: 0.4 * max(0.0, card_scores.get(ident, 0.0))
                  + 0.5 * max(fams.get(f, 0.0) for f in card.families) / top_family for ident, card in pool.items()}
     best_cards = sorted(relevance, key=lambda ident: -relevance[ident])[:NEAREST_CARDS]
-    constrained: list[int] = []
-    for constraint in knowledge.lexicon.constraints(text):
-        constrained += [p for p in constraint.parameters if p not in constrained]
-    worsening = constrained or [32, 36, 25]
-    glosses = sorted(index.best_by_key("parameter", query).items(), key=lambda item: -item[1])
-    improving = [int(key) for key, _ in glosses if int(key) not in constrained][:3]
-    for rank, i in enumerate(improving):
-        for position, w in enumerate(worsening[:3]):
-            evidence["gloss"][(i, w)] += (1.0 - 0.2 * rank) * (1.0 - 0.2 * position)
-
+    evidence["gloss"] = _gloss_evidence(knowledge, index, query, text)
     candidates_so_far = set().union(*(evidence[name] for name in SOURCES if name != "card" and name in sources))
     for pair in candidates_so_far:  # how relevant the best fix is that this pair's cell lets through
         cell = set(knowledge.matrix.principles_of(*pair))

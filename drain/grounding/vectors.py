@@ -34,11 +34,12 @@ def key_of(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:20]
 
 
-def shipped_path() -> Path:
-    """``vectors.npz`` in the house library's folder (checkout or installed wheel)."""
+def shipped_path(house: Path | None = None) -> Path:
+    """``vectors.npz`` in the house library's folder ``house`` (default: the shipped one, in a checkout or an
+    installed wheel)."""
     from triz.resources import find_data_dir
 
-    return find_data_dir("house") / SHIPPED
+    return find_data_dir("house", house) / SHIPPED
 
 
 def _read(path: Path, model: str) -> dict[str, np.ndarray]:
@@ -75,12 +76,12 @@ def write_vectors(path: Path, model: str, vectors: dict[str, np.ndarray]) -> Pat
 class TextVectors:
     """Look up, or embed and remember, the vectors of texts."""
 
-    def __init__(self, embedder: Embedder, *, shipped: Path | None = None, cache: Path | None = None) -> None:
+    def __init__(self, embedder: Embedder, *, shipped: Path | None = None, cache_dir: Path | None = None) -> None:
         from drain.embed.encoder import cache_root
 
         self.embedder = embedder
         self.model = embedder.model_id
-        self.cache = cache or cache_root() / "vectors" / f"texts-{self.model}.npz"
+        self.cache = (cache_dir or cache_root()) / "vectors" / f"texts-{self.model}.npz"
         self.known = {**_read(shipped or shipped_path(), self.model), **_read(self.cache, self.model)}
         self.embedded = 0  # texts this object had to embed
 

@@ -19,15 +19,15 @@ validation twice, or a spent call budget, leaves a marked partial node with the 
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from drain.backends.base import Backend, ModelTimeoutError, SamplingOptions
-from drain.errors import DrainError
-from drain.planner.session import CallBudgetExhausted, Exchange, ModelSession
+from drain.backends.base import Backend, SamplingOptions
+from drain.config import DrainConfig, load_config
+from drain.errors import CallBudgetExhausted, DrainError, ModelTimeoutError, ReplyValidationError
+from drain.planner.session import Exchange, ModelSession
 from drain.planner.settings import PlannerSettings
 from drain.problem import ProblemText, read_problem
 from drain.prompts import PromptLibrary
@@ -36,10 +36,12 @@ from drain.steps import STEPS
 from drain.steps.context import SolveContext, Task, mark_partial
 from drain.steps.tree import hazards_of
 from drain.store import Store, open_default_store
-from triz.knowledge import TrizKnowledge, load
+from triz.knowledge import TrizKnowledge
 
 __all__ = ["Planner", "PlannerSettings"]
 
+# An event: ``start``, ``level`` and, after each level, ``tree`` with the SolutionTree itself as it stands
+# (the planner goes on changing it: a listener that keeps it for later takes a copy or its JSON then).
 Event = Callable[[str, dict[str, Any]], None]
 
 
@@ -47,7 +49,8 @@ class Planner:
     """Solve house problems with TRIZ on any backend; ``solve()`` is synchronous, ``solve_async()`` not.
 
     ``grounder``: the house library and its vectors (:class:`drain.grounding.grounder.Grounder`), shared
-    between solves; made on first use unless ``settings.grounded`` is False.
+    between solves; made on first use unless ``settings.grounded`` is False. ``config``: where the run
+    store, the data folders and the caches are, and whether to log (default: :func:`drain.config.load_config`).
     """
 
     def __init__(
@@ -63,14 +66,16 @@ class Planner:
         log: bool | None = None,
         store: Store | None = None,
         source: str = "library",
+        config: DrainConfig | None = None,
     ) -> None:
         self.backend = backend
-        self.log = log if log is not None else os.environ.get("DRAIN_NO_LOG", "") in ("", "0")
+        self.config = config or load_config()  # where the store, the data and the caches are
+        self.log = log if log is not None else self.config.log
         self._store = store
         self.source = source
         self.settings = settings or PlannerSettings()
-        self.knowledge = knowledge or load()
-        self.prompts = prompts or PromptLibrary()
+        self.knowledge = knowledge or self.config.knowledge()
+        self.prompts = prompts or self.config.prompts()
         self._grounder = grounder
         self.on_event = on_event
         self.on_exchange = on_exchange
@@ -88,7 +93,7 @@ class Planner:
     def store(self) -> Store:
         """Where runs are logged (the default store unless one was given)."""
         if self._store is None:
-            self._store = open_default_store()
+            self._store = open_default_store(self.config)
         return self._store
 
     @property
@@ -99,7 +104,7 @@ class Planner:
         if self._grounder is None:
             from drain.grounding.grounder import shared_grounder
 
-            self._grounder = shared_grounder(self.knowledge)
+            self._grounder = shared_grounder(self.knowledge, self.config)
         return self._grounder
 
     async def solve_async(self, text: str, *, family: str | None = None) -> SolutionTree:
@@ -177,7 +182,7 @@ class Planner:
             batches = await asyncio.gather(*(self._run(context, session, task) for task in tasks))
             tasks = [task for batch in batches for task in batch]
             self._finish_stats(tree, session, started)
-            self._emit("tree", {"level": tree.stats.levels, "tree": tree.model_dump(mode="json")})
+            self._emit("tree", {"level": tree.stats.levels, "tree": tree})  # the tree itself: copy to keep it
         self._finish_stats(tree, session, started)
         return tree
 
@@ -194,9 +199,10 @@ class Planner:
             except CallBudgetExhausted as stop:
                 mark_partial(context.tree, str(stop))
                 found = step.fallback(context, task, str(stop))
+            except ReplyValidationError as failed:
+                found = step.fallback(context, task, failed.error)
             else:
-                found = (step.apply(context, task, answer.reply) if answer.reply is not None
-                         else step.fallback(context, task, answer.error or "no valid reply"))
+                found = step.apply(context, task, answer.reply)
         if task.step == "contradict" and task.node is context.tree:  # parts, once the fixes are chosen
             found = [*found, Task("parts", context.tree, {"defer": 1 if found else 0})]
         return found
@@ -207,9 +213,9 @@ class Planner:
 
     @staticmethod
     def _finish_stats(tree: SolutionTree, session: ModelSession, started: float) -> None:
-        stats, counted = tree.stats, session.stats
-        for name in ("llm_calls", "reasks", "memo_hits", "prompt_tokens", "completion_tokens", "cached_tokens"):
-            setattr(stats, name, getattr(counted, name))
+        stats = tree.stats
+        for name, value in asdict(session.counts).items():
+            setattr(stats, name, value)
         stats.wall_seconds = round(time.perf_counter() - started, 3)
         stats.model_seconds = round(session.model_seconds, 3)
         stats.partial_nodes = sum(1 for node in tree.all_nodes() if node.partial)

@@ -13,8 +13,11 @@ model's work) and releases every slot; nothing is left waiting.
 >>> session = ModelSession(fake)
 >>> call = Request("baseline", [{"role": "user", "content": "?"}], BaselineReply, 20)
 >>> answer = asyncio.run(session.ask(call))
->>> answer.reply.improving, answer.attempts, session.stats.reasks
+>>> answer.reply.improving, answer.attempts, session.counts.reasks
 (30, 2, 1)
+
+A reply that fails validation after the re-ask raises :class:`~drain.errors.ReplyValidationError`
+carrying both attempts; the planner then lets the library's ranking stand in.
 """
 
 from __future__ import annotations
@@ -30,17 +33,13 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from drain.backends.base import Backend, Completion, SamplingOptions
-from drain.schema import Stats
+from drain.errors import CallBudgetExhausted, ReplyValidationError, describe_validation_error
 from drain.steps.base import Request
 from drain.textutil import content_words
 
-__all__ = ["Answer", "CallBudgetExhausted", "Exchange", "ModelSession"]
+__all__ = ["Answer", "CallBudgetExhausted", "Counts", "Exchange", "ModelSession"]
 
 REASK = "That reply was not valid: {error}. Reply again with corrected JSON only."
-
-
-class CallBudgetExhausted(Exception):
-    """The solve reached its ``max_calls``; the planner marks the node partial."""
 
 
 @dataclass
@@ -62,12 +61,23 @@ class Exchange:
 
 @dataclass
 class Answer:
-    """A validated reply, or ``None`` with the last error after the re-ask."""
+    """A validated reply and the attempts it took (0: the same question was answered earlier in the solve)."""
 
     reply: Any
-    error: str | None
     attempts: int
     memo_hit: bool = False
+
+
+@dataclass
+class Counts:
+    """What one solve's conversation cost; the planner copies it into the result's stats."""
+
+    llm_calls: int = 0
+    reasks: int = 0
+    memo_hits: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
 
 
 @dataclass
@@ -104,8 +114,7 @@ class ModelSession:
         self._gate = asyncio.Semaphore(max(1, slots))
         self._memo: dict[str, asyncio.Future[Answer]] = {}
         self._busy = _Busy()
-        self.stats = Stats()
-        self.exchanges: list[Exchange] = []
+        self.counts = Counts()
 
     @property
     def model_seconds(self) -> float:
@@ -117,12 +126,13 @@ class ModelSession:
         return hashlib.sha256(blob.encode()).hexdigest()
 
     async def ask(self, call: Request) -> Answer:
-        """The validated reply to ``call``; the same question in one solve is asked once."""
+        """The validated reply to ``call``; the same question in one solve is asked once (its failure too:
+        :class:`ReplyValidationError`, :class:`CallBudgetExhausted`)."""
         key = self._key(call)
         if key in self._memo:
-            self.stats.memo_hits += 1
+            self.counts.memo_hits += 1
             answer = await asyncio.shield(self._memo[key])
-            return Answer(answer.reply, answer.error, 0, memo_hit=True)
+            return Answer(answer.reply, 0, memo_hit=True)
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         self._memo[key] = future
         try:
@@ -141,24 +151,25 @@ class ModelSession:
 
     async def _ask_fresh(self, call: Request) -> Answer:
         messages = list(call.messages)
-        error: str | None = None
+        attempts: list[tuple[str, str]] = []
         for attempt in (1, 2):
             completion, started = await self._complete(call, messages)
             text = completion.text
             reply, error = _validate(call, text)
             self._log(call, messages, completion, started, error, attempt)
             if error is None:
-                return Answer(reply, None, attempt)
+                return Answer(reply, attempt)
+            attempts.append((text, error))
             if attempt == 1:
-                self.stats.reasks += 1
+                self.counts.reasks += 1
                 messages = [*messages, {"role": "assistant", "content": text},
                             {"role": "user", "content": REASK.format(error=error)}]
-        return Answer(None, error, 2)
+        raise ReplyValidationError(call.step, attempts)
 
     async def _complete(self, call: Request, messages: list[dict[str, str]]) -> tuple[Completion, float]:
-        if self.max_calls is not None and self.stats.llm_calls >= self.max_calls:
+        if self.max_calls is not None and self.counts.llm_calls >= self.max_calls:
             raise CallBudgetExhausted(f"stopped at the call limit ({self.max_calls})")
-        self.stats.llm_calls += 1
+        self.counts.llm_calls += 1
         options = SamplingOptions(
             temperature=self.options.temperature, seed=self.options.seed, top_p=self.options.top_p,
             max_tokens=min(call.max_tokens, self.options.max_tokens),
@@ -170,9 +181,9 @@ class ModelSession:
                 completion = await self.backend.complete(messages, schema=call.schema, options=options)
             finally:
                 self._busy.leave()
-        self.stats.prompt_tokens += completion.prompt_tokens
-        self.stats.completion_tokens += completion.completion_tokens
-        self.stats.cached_tokens += completion.cached_tokens
+        self.counts.prompt_tokens += completion.prompt_tokens
+        self.counts.completion_tokens += completion.completion_tokens
+        self.counts.cached_tokens += completion.cached_tokens
         return completion, started
 
     def _log(self, call: Request, messages: list[dict[str, str]], completion: Completion, started: float,
@@ -183,7 +194,6 @@ class ModelSession:
             attempt=attempt, prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
             seconds=completion.seconds, started_at=started,
         )
-        self.exchanges.append(exchange)
         if self.on_exchange is not None:
             self.on_exchange(exchange)
 
@@ -192,9 +202,7 @@ def _validate(call: Request, text: str) -> tuple[BaseModel | None, str | None]:
     try:
         reply = call.reply_model.model_validate_json(text)
     except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "reply"
-        return None, f"{where}: {first['msg']}"
+        return None, describe_validation_error(err, default="reply")
     try:
         _check_not_echo(reply.model_dump(), call.messages[0]["content"])
     except ValueError as err:

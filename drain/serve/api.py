@@ -12,14 +12,21 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import ValidationError
 
-from drain.errors import DrainError, InputError
+from drain.errors import (
+    KNOWN_ERRORS,
+    AmbiguousRunError,
+    FeedbackConflictError,
+    InputError,
+    UnknownRunError,
+    first_validation_problem,
+)
 from drain.knowledge_json import cell_json, principle_json
 from drain.problem import read_problem
 from drain.schema import SolutionTree
 from drain.serve.hardening import ApiError, drain_error_status, scrub
 from drain.serve.schemas import RUN_ID, DeviceRun, FeedbackBatch, FeedbackRequest, SolveRequest, Vote
 from drain.serve.solving import SolveService, public_tree
-from drain.store import FeedbackConflictError, Store, UnknownRunError
+from drain.store import Store
 
 __all__ = ["router"]
 
@@ -98,9 +105,10 @@ def _public_run(row: dict[str, Any]) -> dict[str, Any]:
 def _find_run(store: Store, ref: str) -> dict[str, Any]:
     try:
         return store.get_run(ref)
-    except UnknownRunError as err:
-        raise ApiError(404, "not_found", f"no run {ref!r}" if "no run" in str(err) else f"run id {ref!r} is "
-                       "ambiguous", field="run") from None
+    except AmbiguousRunError:
+        raise ApiError(404, "not_found", f"run id {ref!r} is ambiguous", field="run") from None
+    except UnknownRunError:
+        raise ApiError(404, "not_found", f"no run {ref!r}", field="run") from None
 
 
 @router.get("/runs", responses={503: ERRORS[503]})
@@ -193,13 +201,12 @@ async def feedback_batch(body: FeedbackBatch, svc: SolveService = Depends(servic
             vote = Vote.model_validate(raw)
             feedback_id, run_id = await svc.runs.call(lambda store, vote=vote: _add_vote(store, vote))
         except ValidationError as err:
-            first = err.errors()[0]
-            field = ".".join(str(p) for p in first.get("loc", ())) or "vote"
+            field, message = first_validation_problem(err, default="vote")
             result.update(ok=False, status=422, error="validation", field=field,
-                          message=f"{field}: {scrub(first.get('msg', 'invalid'), 200)}")
+                          message=f"{field}: {scrub(message, 200)}")
         except ApiError as err:
             result.update(ok=False, status=err.status, error=err.code, message=err.message, field=err.field)
-        except DrainError as err:
+        except KNOWN_ERRORS as err:
             status, code = drain_error_status(err)
             result.update(ok=False, status=status, error=code, message=scrub(err))
         else:
@@ -215,12 +222,14 @@ def _ref(row: Any) -> dict[str, Any]:
 
 @router.get("/matrix/{improving}/{worsening}", responses={422: {"description": "Unknown parameter"}})
 def matrix(improving: str = Path(max_length=100, description="Improving parameter: id (1-39) or name"),
-           worsening: str = Path(max_length=100, description="Worsening parameter: id or name")) -> dict[str, Any]:
+           worsening: str = Path(max_length=100, description="Worsening parameter: id or name"),
+           svc: SolveService = Depends(service)) -> dict[str, Any]:
     """The contradiction matrix cell: the principles, in the published order (or why the cell is empty)."""
-    return cell_json(improving, worsening)
+    return cell_json(improving, worsening, svc.config.knowledge(lazy=True))
 
 
 @router.get("/principles/{ref}", responses={422: {"description": "Unknown principle"}})
-def principle(ref: str = Path(max_length=100, description="Principle id (1-40) or name")) -> dict[str, Any]:
+def principle(ref: str = Path(max_length=100, description="Principle id (1-40) or name"),
+              svc: SolveService = Depends(service)) -> dict[str, Any]:
     """An inventive principle: sub-principles, home examples, the matrix cells that suggest it."""
-    return principle_json(ref)
+    return principle_json(ref, svc.config.knowledge(lazy=True))

@@ -18,6 +18,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from drain.backends.base import Backend
+from drain.config import DrainConfig
 from drain.device.bundle import DeviceBundle
 from drain.planner import PlannerSettings
 from drain.serve import api
@@ -126,18 +127,20 @@ def create_app(
     hosts: HostPolicy | None = None,
     solve_rate: float | None = None,
     solve_burst: int = 4,
+    config: DrainConfig | None = None,
     device: DeviceBundle | None = None,
 ) -> FastAPI:
     """The DRAIN web app: ``backend_factory`` is called once; every request's Planner shares that backend.
 
     ``token``: the ``/v1`` routes need ``Authorization: Bearer TOKEN``. ``hosts``: the ``Host`` headers
     answered (None: any). ``solve_rate``: solves a minute per client address, ``solve_burst`` at once.
+    ``config``: the run store, the data folders and the caches (default: :func:`drain.config.load_config`).
     ``device``: the files phones download to solve offline (default: :class:`DeviceBundle`'s folder).
     """
     from drain import __version__
 
     service = SolveService(backend_factory, store=store, settings=settings, max_concurrent=max_concurrent_solves,
-                           timeout=request_timeout)
+                           timeout=request_timeout, config=config)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -24,7 +24,18 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from drain.errors import BackendError, DataFileError, DrainError, InputError, StoreError
+from drain.errors import (
+    BackendError,
+    DataFileError,
+    DrainError,
+    FeedbackConflictError,
+    InputError,
+    StoreError,
+    TrizError,
+    UnknownRunError,
+    exit_code,
+    first_validation_problem,
+)
 
 __all__ = [
     "CSP",
@@ -79,16 +90,14 @@ class ApiError(Exception):
         self.field = field
 
 
-def drain_error_status(err: DrainError) -> tuple[int, str]:
-    """The HTTP status and error code for a DRAIN error: bad input 422, a reused vote id 409, model or store
-    down 503, else 400."""
-    from drain.store import FeedbackConflictError, UnknownRunError
-
+def drain_error_status(err: DrainError | TrizError) -> tuple[int, str]:
+    """The HTTP status and error code for a DRAIN (or TRIZ core) error: bad input 422, a reused vote id 409,
+    model or store down 503, a bad data file 500, else 400."""
     if isinstance(err, FeedbackConflictError):
         return 409, "conflict"
     if isinstance(err, UnknownRunError):
         return 404, "not_found"
-    if isinstance(err, InputError) or err.exit_code == 2:
+    if isinstance(err, InputError) or exit_code(err) == 2:
         return 422, "bad_input"
     if isinstance(err, BackendError):
         return 503, "backend_unavailable"
@@ -108,11 +117,7 @@ def error_response(status: int, code: str, message: str, *, headers: dict[str, s
     return JSONResponse(body, status_code=status, headers=all_headers)
 
 
-def _field(loc: Iterable[Any]) -> str:
-    parts = [str(p) for p in loc]
-    if parts and parts[0] in ("body", "query", "path"):
-        parts = parts[1:]
-    return ".".join(parts) or "body"
+_WHERE = ("body", "query", "path")  # where FastAPI found the field: not part of its name
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -124,8 +129,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, err: RequestValidationError) -> JSONResponse:
-        errors = [{"field": _field(e.get("loc", ())), "message": scrub(e.get("msg", "invalid"), 200),
-                   "type": e.get("type", "")} for e in err.errors()]
+        errors = [{"field": field, "message": scrub(message, 200), "type": e.get("type", "")}
+                  for e in err.errors()
+                  for field, message in [first_validation_problem([e], default="body", skip=_WHERE)]]
         first = errors[0] if errors else {"field": "body", "message": "invalid request"}
         if first.get("type") == "json_invalid":
             first = {**first, "field": "body", "message": "the body is not valid JSON"}
@@ -133,7 +139,8 @@ def install_error_handlers(app: FastAPI) -> None:
                               errors=errors)
 
     @app.exception_handler(DrainError)
-    async def _drain(request: Request, err: DrainError) -> JSONResponse:
+    @app.exception_handler(TrizError)
+    async def _drain(request: Request, err: DrainError | TrizError) -> JSONResponse:
         status, code = drain_error_status(err)
         if status == 500:
             log.error("data error on %s: %s", request.url.path, err)

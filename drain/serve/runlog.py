@@ -21,9 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from drain.errors import StoreError
+from drain.config import DrainConfig, load_config
+from drain.errors import StoreBusyError, StoreDamagedError, StoreError, UnknownRunError
 from drain.serve.hardening import ApiError, scrub
-from drain.store import Store, StoreBusyError, StoreDamagedError, UnknownRunError, default_home
+from drain.store import Store
 
 __all__ = ["RETRY_AFTER", "RunLog", "ServerStore", "StoreHealth"]
 
@@ -172,9 +173,10 @@ class RunLog:
 class ServerStore:
     """The server's store: opened in a thread, every call off the event loop, its health always at hand."""
 
-    def __init__(self, store: Store | None = None) -> None:
+    def __init__(self, store: Store | None = None, config: DrainConfig | None = None) -> None:
         self._given = store
         self.store: Store | None = store
+        self._path = (config or load_config()).store_path if store is None else store.path
         self.health = StoreHealth()
         self._writer = _Writer(self)
         self._probe: asyncio.Task[None] | None = None
@@ -188,23 +190,23 @@ class ServerStore:
         elif not isinstance(err, UnknownRunError):
             self.health.set("unavailable", scrub(err))
 
-    def _open(self) -> None:
+    def _open(self) -> Store:
         if self.store is None:
-            self.store = Store(default_home() / "runs.sqlite", busy_timeout=REQUEST_BUSY_TIMEOUT)
+            self.store = Store(self._path, busy_timeout=REQUEST_BUSY_TIMEOUT)
+        return self.store
 
     def _check(self) -> None:
         """Open the store if need be and check it: ``quick_check`` when it is (or may be) damaged."""
         from drain.store_repair import check_store
 
-        self._open()
-        assert self.store is not None
+        store = self._open()
         if self.health.state in ("unknown", "damaged"):
-            check = check_store(self.store.path)
+            check = check_store(store.path)
             if not check.ok:
                 self.health.set("damaged", DAMAGED)
                 return
             self.health.state = "ok"  # a check passed (the file may have been repaired meanwhile)
-        self.store.with_busy_timeout(0.5).probe()
+        store.with_busy_timeout(0.5).probe()
         self.health.set("ok")
 
     async def start(self) -> None:
@@ -242,9 +244,7 @@ class ServerStore:
         error becomes the API's 503 (or 404 for an unknown run)."""
 
         def run() -> T:
-            self._open()
-            assert self.store is not None
-            return action(self.store.with_busy_timeout(REQUEST_BUSY_TIMEOUT))
+            return action(self._open().with_busy_timeout(REQUEST_BUSY_TIMEOUT))
 
         try:
             result = await asyncio.to_thread(run)

@@ -27,7 +27,8 @@ from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from drain.backends.base import Backend, SamplingOptions
-from drain.errors import DrainError
+from drain.config import DrainConfig, load_config
+from drain.errors import KNOWN_ERRORS, DrainError
 from drain.planner import Planner, PlannerSettings
 from drain.serve.hardening import ApiError, drain_error_status, scrub
 from drain.serve.runlog import RunLog, ServerStore
@@ -115,14 +116,15 @@ class SolveService:
     """The shared backend, the store, the default settings and the solve limits."""
 
     def __init__(self, backend_factory: Callable[[], Backend], *, store: Store | None, settings: PlannerSettings,
-                 max_concurrent: int, timeout: float) -> None:
+                 max_concurrent: int, timeout: float, config: DrainConfig | None = None) -> None:
         if max_concurrent < 1:
             raise DrainError("max_concurrent_solves must be at least 1")
         if timeout <= 0:
             raise DrainError("request_timeout must be positive")
         self._factory = backend_factory
         self._backend: Backend | None = None
-        self.runs = ServerStore(store)
+        self.config = config or load_config()  # the store, the data folders and the caches
+        self.runs = ServerStore(store, self.config)
         self.settings = settings
         self.max_concurrent = max_concurrent
         self.timeout = timeout
@@ -182,16 +184,16 @@ class SolveService:
         self.model_state = "ready"
         log.info("the model is ready (%.1f s)", time.monotonic() - started)
 
-    def _load_grounder(self) -> Any:
+    def _load_knowledge(self) -> None:
         if self._knowledge is None:
-            from drain.prompts import PromptLibrary
-            from triz.knowledge import load
+            self._knowledge, self._prompts = self.config.knowledge(), self.config.prompts()
 
-            self._knowledge, self._prompts = load(), PromptLibrary()
+    def _load_grounder(self) -> Any:
+        self._load_knowledge()
         if self._grounder is None:
             from drain.grounding.grounder import shared_grounder
 
-            grounder = shared_grounder(self._knowledge)
+            grounder = shared_grounder(self._knowledge, self.config)
             grounder.semantic_hazards  # noqa: B018 - reads the library, its vectors and the hazard tuning now
             self._grounder = grounder
         return self._grounder
@@ -251,15 +253,11 @@ class SolveService:
                                    headers={"retry-after": "5"}) from None
             solve.runlog = await self.runs.run_log()
             backend = await self.backend()
-            if self._knowledge is None:
-                from drain.prompts import PromptLibrary
-                from triz.knowledge import load
-
-                self._knowledge, self._prompts = load(), PromptLibrary()
+            self._load_knowledge()
             grounder = self._load_grounder() if settings.grounded else None
             planner = Planner(backend, settings, knowledge=self._knowledge, prompts=self._prompts, grounder=grounder,
                               on_event=on_event, store=solve.runlog,  # type: ignore[arg-type]
-                              log=None if solve.runlog is not None else False, source="api")
+                              log=None if solve.runlog is not None else False, source="api", config=self.config)
         except BaseException:
             solve.release()
             raise
@@ -298,14 +296,18 @@ class SolveService:
                      family: str | None = None) -> StreamingResponse:
         """The solve as server-sent events; 503 before the stream starts when every slot is busy."""
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-        solve, planner = await self._prepare(settings, on_event=lambda kind, data: queue.put_nowait((kind, data)))
+
+        def queued(kind: str, data: dict[str, Any]) -> None:  # the tree as it is now, in the JSON contract
+            queue.put_nowait((kind, {**data, "tree": public_tree(data["tree"])} if kind == "tree" else data))
+
+        solve, planner = await self._prepare(settings, on_event=queued)
         return _EventStream(self._events(solve, planner, text, queue, request, family), solve, self._headers(solve))
 
     async def _run(self, solve: _Solve, planner: Planner, text: str, queue: asyncio.Queue[tuple[str, Any]],
                    family: str | None = None) -> None:
         try:
             tree = await planner.solve_async(text, family=family)
-        except DrainError as err:
+        except KNOWN_ERRORS as err:
             status, code = drain_error_status(err)
             message = scrub(err) if status != 500 else "internal error; the server log has the details"
             queue.put_nowait(("error", {"error": code, "message": message, "status": status}))
@@ -339,8 +341,6 @@ class SolveService:
                         last_sent = loop.time()
                         yield ": keep-alive\n\n"
                     continue
-                if kind == "tree":
-                    data = {**data, "tree": public_tree(data["tree"])}
                 last_sent = loop.time()
                 yield sse(kind, data)
                 if kind in ("result", "error"):

@@ -20,7 +20,7 @@ from typing import Any
 
 from drain.errors import InputError
 
-__all__ = ["RunState", "check_fresh", "export_run", "latest_checkpoint", "plot_losses", "reexport", "restore",
+__all__ = ["RunState", "card_markdown", "check_fresh", "export_run", "latest_checkpoint", "plot_losses", "restore",
            "save", "verify_prompts", "write_card"]
 
 KEEP_CHECKPOINTS = 2
@@ -247,34 +247,3 @@ def card_markdown(card: dict[str, Any]) -> str:
         rows.append(f"- {key}: {text}")
     return "\n".join(rows) + "\n"
 
-
-def reexport(out: Path, *, gguf_type: str, verify: bool = True,
-             report: Callable[[str, dict[str, Any]], None] | None = None) -> dict[str, Any]:
-    """Write ``out/drain-lora.gguf`` again from the finished run's PEFT adapter (say, as ``f16``), check it
-    like ``drain train`` does, and record the new export in the run card. Returns the card.
-    """
-    from peft import PeftModel
-
-    from drain.training.train import TrainSettings, load_base, read_chat_data
-
-    card_path = out / "run_card.json"
-    if not card_path.is_file() or not (out / "adapter_config.json").is_file():
-        raise InputError(f"{out} is not a finished `drain train` folder (no run_card.json or adapter_config.json)")
-    card = json.loads(card_path.read_text(encoding="utf-8"))
-    report = report or (lambda kind, info: None)
-    base = card["base"].get("gguf") or card["base"].get("hf_dir")
-    model, tokenizer, base_info = load_base(base, report=report)
-    model = PeftModel.from_pretrained(model, str(out))
-    prompts: list[list[dict[str, str]]] = []
-    if verify and Path(card["data"]["path"]).exists():
-        train_chats, dev_chats, _ = read_chat_data(card["data"]["path"])
-        prompts = verify_prompts(dev_chats or train_chats)
-    settings = TrainSettings(verify=verify, merged=False, gguf_type=gguf_type)
-    exports = export_run(model, tokenizer, out, base_info, settings, prompts, report, keep_merged=True)
-    if card["exports"].get("merged") and (out / "merged").is_dir():
-        exports["merged"] = card["exports"]["merged"]
-    card["exports"] = {key: value for key, value in exports.items() if value is not None}
-    card["settings"]["gguf_type"] = gguf_type
-    card_path.write_text(json.dumps(card, indent=2), encoding="utf-8")
-    (out / "run_card.md").write_text(card_markdown(card), encoding="utf-8")
-    return card

@@ -204,18 +204,14 @@ def build_dataset(out: Path, *, gold_files: Sequence[Path], knowledge: TrizKnowl
     rng = random.Random(seed)
     builder = _Builder(knowledge, grounder or Grounder(knowledge), rng=random.Random(seed))
     records: list[GoldRecord] = [record for path in gold_files for record in read_gold(path)]
-    cases = list(builder.grounder.library.cases) if library_cases else []
-    if max_cases is not None and len(cases) > max_cases:
-        cases = sorted(cases, key=lambda c: c.id)[:: max(1, len(cases) // max_cases)][:max_cases]
+    cases = _sample(list(builder.grounder.library.cases), max_cases) if library_cases else []
     if not records and not cases:
         raise InputError("no gold records or library cases found: give --gold files or keep house/cases")
     held_out = _held_out(benchmark)
     leaks = leak_check([r.problem for r in records] + [c.text for c in cases], held_out)
     if leaks:
         raise InputError(f"{len(leaks)} training problems match dev/test problems, e.g. {leaks[0][0]!r}")
-    ids = sorted({r.id for r in records} | {c.id for c in cases})
-    rng.shuffle(ids)
-    valid_ids = set(ids[: max(1, int(len(ids) * valid_share))])
+    valid_ids = _valid_ids(sorted({r.id for r in records} | {c.id for c in cases}), valid_share, rng)
     train: list[dict[str, Any]] = []
     valid: list[dict[str, Any]] = []
     for record in records:
@@ -228,26 +224,14 @@ def build_dataset(out: Path, *, gold_files: Sequence[Path], knowledge: TrizKnowl
     for case, vector in zip(cases, vectors, strict=True):
         (valid if case.id in valid_ids else train).extend(builder.case_examples(case, vector))
     builder.grounder.exclude_cases = frozenset()
-    store_examples = store_leaks = 0
-    for path in exports:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if not line.strip():
-                continue
-            row = json.loads(line)
-            meta = row.get("metadata") or {}
-            if meta.get("problem") and leak_check([meta["problem"]], held_out):
-                store_leaks += 1  # a benchmark dev/test problem solved through DRAIN never trains it
-                continue
-            train.append({"messages": row["messages"], "step": meta.get("step") or row.get("step", "store"),
-                          "source": "store", "id": str(meta.get("run_id") or row.get("id", ""))})
-            store_examples += 1
-    train = _dedupe(train)
+    from_store, store_leaks = _store_examples(exports, held_out)
+    store_examples = len(from_store)
+    train = _dedupe([*train, *from_store])
     rng.shuffle(train)
     out.mkdir(parents=True, exist_ok=True)
     for name, rows in (("train.jsonl", train), ("valid.jsonl", valid)):
-        with (out / name).open("w", encoding="utf-8") as handle:
-            for row in rows:
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        (out / name).write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows),
+                                encoding="utf-8")
     card = {
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "train_examples": len(train), "valid_examples": len(valid),
@@ -266,6 +250,38 @@ def build_dataset(out: Path, *, gold_files: Sequence[Path], knowledge: TrizKnowl
     (out / "data_card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     (out / "data_card.md").write_text(_card_markdown(card), encoding="utf-8")
     return BuildResult(len(train), len(valid), card)
+
+
+def _sample(cases: list[Any], most: int | None) -> list[Any]:
+    """At most ``most`` of ``cases``: an even sample by id (all of them when ``most`` is None)."""
+    if most is None or len(cases) <= most:
+        return cases
+    return sorted(cases, key=lambda c: c.id)[:: max(1, len(cases) // most)][:most]
+
+
+def _valid_ids(ids: list[str], share: float, rng: random.Random) -> set[str]:
+    """The ids held out for validation: ``share`` of ``ids`` (at least one), drawn with ``rng``."""
+    rng.shuffle(ids)
+    return set(ids[: max(1, int(len(ids) * share))])
+
+
+def _store_examples(exports: Sequence[Path], held_out: Sequence[str]) -> tuple[list[dict[str, Any]], int]:
+    """The chat examples of ``drain export`` files, and how many were left out as benchmark leaks (a dev or
+    test problem solved through DRAIN never trains it)."""
+    examples: list[dict[str, Any]] = []
+    leaks = 0
+    for path in exports:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            meta = row.get("metadata") or {}
+            if meta.get("problem") and leak_check([meta["problem"]], held_out):
+                leaks += 1
+                continue
+            examples.append({"messages": row["messages"], "step": meta.get("step") or row.get("step", "store"),
+                             "source": "store", "id": str(meta.get("run_id") or row.get("id", ""))})
+    return examples, leaks
 
 
 def _dedupe(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from drain.errors import DataFileError
+from drain.errors import DataFileError, describe_validation_error
 from drain.steps.choices import DEEPEN_IMPROVING, DEEPEN_WORSENING
 from drain.steps.frame import FrameReply
 
@@ -114,9 +114,7 @@ def read_gold(path: Path) -> list[GoldRecord]:
         except json.JSONDecodeError as err:
             raise DataFileError(path, number, f"not JSON: {err.msg}") from None
         except ValidationError as err:
-            first = err.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "record"
-            raise DataFileError(path, number, f"{where}: {first['msg']}") from None
+            raise DataFileError(path, number, describe_validation_error(err, default="record")) from None
         if record.id in seen:
             raise DataFileError(path, number, f"id {record.id!r} repeats line {seen[record.id]}")
         seen[record.id] = number

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from drain.errors import DrainError
+from drain.errors import ExportError
 
 __all__ = [
     "ADAPTER_FILE",
@@ -47,11 +47,6 @@ HF_TO_GGUF = {
 # Architectures whose llama.cpp converter permutes q/k rows (llama, mistral) or not (qwen2).
 PERMUTED_ARCHS = {"llama": True, "mistral": True, "qwen2": False}
 
-
-class ExportError(DrainError):
-    """The adapter cannot be written as a llama.cpp adapter, or llama.cpp disagrees with torch."""
-
-    exit_code = 1
 
 
 def permute_heads(rows: Any, n_head: int) -> Any:

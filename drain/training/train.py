@@ -21,7 +21,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from drain.errors import DrainError, InputError
+from drain.errors import InputError, TrainingDependencyError
+from drain.training import card as run_card
 
 __all__ = [
     "TRAIN_INSTALL",
@@ -29,6 +30,7 @@ __all__ = [
     "TrainingDependencyError",
     "load_base",
     "read_chat_data",
+    "reexport",
     "require_training_packages",
     "train",
 ]
@@ -39,11 +41,6 @@ DEV_FILES = ("dev.jsonl", "valid.jsonl")  # the held-out split; `drain dataset b
 DEV_LIMIT = 50  # held-out examples scored at each checkpoint
 Progress = Callable[[str, dict[str, Any]], None]
 
-
-class TrainingDependencyError(DrainError):
-    """torch, transformers or another training package is not installed."""
-
-    exit_code = 4
 
 
 def require_training_packages() -> None:
@@ -324,22 +321,86 @@ def _schedule(settings: TrainSettings, total: int) -> Callable[[int], float]:
     return factor
 
 
+@dataclass
+class _Optimising:
+    """What one optimizer step needs: the model and its optimizer, the batching and the precision."""
+
+    model: Any
+    optimizer: Any
+    scheduler: Any
+    trainable: list[Any]
+    pad_id: int
+    device: Any
+    autocast: Callable[[], Any]
+
+    def step(self, micro: list[list[Example]]) -> tuple[float, int]:
+        """One optimizer step over the micro-batches ``micro``: its mean token loss and the tokens read."""
+        import torch
+
+        labelled = sum(sum(label != -100 for label in e.labels[1:]) for batch in micro for e in batch)
+        step_loss, tokens = 0.0, 0
+        for batch in micro:
+            with self.autocast():
+                loss, _ = _token_loss_sum(self.model, _collate(batch, self.pad_id, self.device))
+            (loss / labelled).backward()
+            step_loss += loss.item() / labelled
+            tokens += sum(e.tokens for e in batch)
+        torch.nn.utils.clip_grad_norm_(self.trainable, 1.0)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return step_loss, tokens
+
+
+def _with_lora(model: Any, settings: TrainSettings, device: Any) -> Any:
+    """``model`` with fresh LoRA layers on ``settings.targets``, in training mode on ``device``."""
+    from peft import LoraConfig, get_peft_model
+
+    targets: str | list[str] = settings.targets if settings.targets == "all-linear" else \
+        [t.strip() for t in settings.targets.split(",") if t.strip()]
+    lora = LoraConfig(r=settings.rank, lora_alpha=settings.alpha, lora_dropout=settings.dropout,
+                      target_modules=targets, task_type="CAUSAL_LM", bias="none")
+    try:
+        model = get_peft_model(model, lora).to(device)
+    except ValueError as err:
+        raise InputError(f"--targets {settings.targets}: {err}") from None
+    model.train()
+    return model
+
+
+def _chunk(examples: list[Example], seed: int, step: int, steps_per_epoch: int,
+           per_step: int) -> tuple[int, list[int]]:
+    """The epoch of optimizer step ``step`` and the indexes of its examples (the epoch's own shuffle),
+    shortest first so that examples of like lengths share a micro-batch (less padding)."""
+    epoch, offset = divmod(step, steps_per_epoch)
+    order = list(range(len(examples)))
+    random.Random(seed + epoch).shuffle(order)
+    return epoch, sorted(order[offset * per_step:(offset + 1) * per_step], key=lambda i: examples[i].tokens)
+
+
+def _checkpoint(out: Path, optimising: _Optimising, dev_set: list[Example], settings: TrainSettings,
+                state: run_card.RunState, report: Progress) -> None:
+    """Score the held-out examples, then save the adapter, the optimizer and ``state`` as a checkpoint."""
+    dev = evaluate_loss(optimising.model, dev_set, settings, optimising.pad_id, optimising.device,
+                        optimising.autocast)
+    if dev is not None:
+        state.dev_losses.append([state.step, round(dev, 5)])
+    path = run_card.save(out, optimising.model, optimising.optimizer, optimising.scheduler, state)
+    report("checkpoint", {"step": state.step, "path": str(path), "dev_loss": dev})
+
+
 def train(data: str | os.PathLike[str], out: str | os.PathLike[str], settings: TrainSettings, *,
           resume: bool = False, progress: Progress | None = None) -> dict[str, Any]:
     """Train a LoRA adapter on ``data`` into ``out``, export it, and return the run card (also written)."""
     require_training_packages()
     import torch
-    from peft import LoraConfig, get_peft_model
-
-    from drain.training import card as run_card
 
     report = progress or (lambda kind, info: None)
     out = Path(out)
     train_chats, dev_chats, data_hash = read_chat_data(data)
     run_card.check_fresh(out, resume)
     out.mkdir(parents=True, exist_ok=True)
-    threads = settings.threads or default_threads()
-    torch.set_num_threads(threads)
+    torch.set_num_threads(settings.threads or default_threads())
     torch.manual_seed(settings.seed)
     started = time.time()
     report("load", {"base": settings.base or "SmolLM2-135M (the default GGUF)"})
@@ -350,15 +411,7 @@ def train(data: str | os.PathLike[str], out: str | os.PathLike[str], settings: T
     dev_set, _ = encode_examples(tokenizer, dev_chats[:DEV_LIMIT], settings.seq_len)
     if not train_set:
         raise InputError(f"no training example keeps an assistant token within --seq-len {settings.seq_len}")
-    targets: str | list[str] = settings.targets if settings.targets == "all-linear" else \
-        [t.strip() for t in settings.targets.split(",") if t.strip()]
-    lora = LoraConfig(r=settings.rank, lora_alpha=settings.alpha, lora_dropout=settings.dropout,
-                      target_modules=targets, task_type="CAUSAL_LM", bias="none")
-    try:
-        model = get_peft_model(model, lora).to(device)
-    except ValueError as err:
-        raise InputError(f"--targets {settings.targets}: {err}") from None
-    model.train()
+    model = _with_lora(model, settings, device)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=settings.lr, weight_decay=0.0)
     per_step = settings.batch_size * settings.grad_accum
@@ -368,46 +421,24 @@ def train(data: str | os.PathLike[str], out: str | os.PathLike[str], settings: T
     state = run_card.RunState(data_hash=data_hash, settings=asdict(settings))
     if resume:
         state = run_card.restore(out, model, optimizer, scheduler, state) or state
-    pad_id = int(tokenizer.pad_token_id)
-
-    def autocast() -> Any:
-        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)
-
+    optimising = _Optimising(model, optimizer, scheduler, trainable, int(tokenizer.pad_token_id), device,
+                             lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16))
     report("start", {"total": total, "step": state.step, "examples": len(train_set), "dropped": dropped,
                      "bf16": use_bf16, "device": device.type})
     while state.step < total:
         step_started = time.perf_counter()
-        epoch, offset = divmod(state.step, steps_per_epoch)
-        order = list(range(len(train_set)))
-        random.Random(settings.seed + epoch).shuffle(order)
-        chunk = sorted(order[offset * per_step:(offset + 1) * per_step], key=lambda i: train_set[i].tokens)
-        micro = _batches(train_set, chunk, settings.batch_size)  # similar lengths together: less padding
-        labelled = sum(sum(label != -100 for label in e.labels[1:]) for batch in micro for e in batch)
-        step_loss = 0.0
-        for batch in micro:
-            with autocast():
-                loss, _ = _token_loss_sum(model, _collate(batch, pad_id, device))
-            (loss / labelled).backward()
-            step_loss += loss.item() / labelled
-            state.tokens += sum(e.tokens for e in batch)
-        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        state.step += 1
+        epoch, chunk = _chunk(train_set, settings.seed, state.step, steps_per_epoch, per_step)
+        step_loss, tokens = optimising.step(_batches(train_set, chunk, settings.batch_size))
+        state.step, state.tokens = state.step + 1, state.tokens + tokens
         state.seconds += time.perf_counter() - step_started
         state.losses.append(round(step_loss, 5))
         report("step", {"step": state.step, "total": total, "loss": step_loss, "lr": scheduler.get_last_lr()[0],
                         "tokens_per_second": state.tokens / max(state.seconds, 1e-9), "epoch": epoch + 1})
         if state.step % settings.save_every == 0 or state.step == total:
-            dev = evaluate_loss(model, dev_set, settings, pad_id, device, autocast)
-            if dev is not None:
-                state.dev_losses.append([state.step, round(dev, 5)])
-            path = run_card.save(out, model, optimizer, scheduler, state)
-            report("checkpoint", {"step": state.step, "path": str(path), "dev_loss": dev})
+            _checkpoint(out, optimising, dev_set, settings, state, report)
     model.save_pretrained(out)
-    prompts = run_card.verify_prompts(dev_chats or train_chats)
-    exports = run_card.export_run(model, tokenizer, out, base_info, settings, prompts, report)
+    exports = run_card.export_run(model, tokenizer, out, base_info, settings,
+                                  run_card.verify_prompts(dev_chats or train_chats), report)
     counts = {"train": len(train_set), "dev": len(dev_set), "dropped": dropped,
               "steps_per_epoch": steps_per_epoch, "total_steps": total}
     runtime = {"device": device.type, "bf16": use_bf16, "threads": torch.get_num_threads(),
@@ -415,4 +446,33 @@ def train(data: str | os.PathLike[str], out: str | os.PathLike[str], settings: T
     card = run_card.write_card(out, state, data=str(data), base=base_info, counts=counts, runtime=runtime,
                                exports=exports)
     report("done", {"card": str(out / "run_card.md")})
+    return card
+
+
+def reexport(out: Path, *, gguf_type: str, verify: bool = True, report: Progress | None = None) -> dict[str, Any]:
+    """Write ``out/drain-lora.gguf`` again from the finished run's PEFT adapter (say, as ``f16``), check it
+    like ``drain train`` does, and record the new export in the run card. Returns the card.
+    """
+    from peft import PeftModel
+
+    card_path = out / "run_card.json"
+    if not card_path.is_file() or not (out / "adapter_config.json").is_file():
+        raise InputError(f"{out} is not a finished `drain train` folder (no run_card.json or adapter_config.json)")
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    report = report or (lambda kind, info: None)
+    base = card["base"].get("gguf") or card["base"].get("hf_dir")
+    model, tokenizer, base_info = load_base(base, report=report)
+    model = PeftModel.from_pretrained(model, str(out))
+    prompts: list[list[dict[str, str]]] = []
+    if verify and Path(card["data"]["path"]).exists():
+        train_chats, dev_chats, _ = read_chat_data(card["data"]["path"])
+        prompts = run_card.verify_prompts(dev_chats or train_chats)
+    settings = TrainSettings(verify=verify, merged=False, gguf_type=gguf_type)
+    exports = run_card.export_run(model, tokenizer, out, base_info, settings, prompts, report, keep_merged=True)
+    if card["exports"].get("merged") and (out / "merged").is_dir():
+        exports["merged"] = card["exports"]["merged"]
+    card["exports"] = {key: value for key, value in exports.items() if value is not None}
+    card["settings"]["gguf_type"] = gguf_type
+    card_path.write_text(json.dumps(card, indent=2), encoding="utf-8")
+    (out / "run_card.md").write_text(run_card.card_markdown(card), encoding="utf-8")
     return card

@@ -114,6 +114,6 @@ def load_house(folder: str | os.PathLike[str] | None = None, knowledge: TrizKnow
 
     Raises :class:`triz.errors.DataFileError` naming the file and line of the first bad record.
     """
-    path = Path(folder) if folder is not None else find_data_dir("house")
+    path = find_data_dir("house", folder)
     matrix = knowledge.folder if knowledge is not None else find_data_dir("matrix")
     return _load_cached(str(path.resolve()), str(Path(matrix).resolve()))

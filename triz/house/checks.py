@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from triz.text import content_stems
 
@@ -128,8 +128,23 @@ def quality_report(library: HouseLibrary, *, minimums: dict[str, int] | None = N
     may equal or nearly equal.
     """
     wanted = {**MINIMUMS, **(minimums or {})}
-    problems: list[str] = []
     stats = library.stats()
+    per_family = {ident: len(library.cards_of(ident)) for ident in library.families}
+    per_principle = Counter(p for card in library.cards.values() for p in card.principle_ids)
+    closest = closest_pairs({ident: card.what for ident, card in library.cards.items()}, top=10)
+    problems = [*_count_problems(library, stats, wanted), *_card_problems(library, wanted, per_family, per_principle),
+                *(f"cards {a} and {b} are near-duplicates (similarity {score}): merge them or tell them apart"
+                  for score, a, b in closest if score >= NEAR_DUPLICATE),
+                *_leak_problems(library, list(protected))]
+    return QualityReport(
+        counts=stats, cards_per_family=per_family,
+        cards_per_principle={p: per_principle[p] for p in range(1, 41)}, closest=closest, problems=problems,
+    )
+
+
+def _count_problems(library: HouseLibrary, stats: dict[str, Any], wanted: dict[str, int]) -> list[str]:
+    """The counts below their minimums: records, hazard phrasings per category, held-out ones, look-alikes."""
+    problems: list[str] = []
     for name in ("families", "fixes", "cases", "lookalikes"):
         if stats[name] < wanted[name]:
             problems.append(f"{name}: {stats[name]}, at least {wanted[name]} wanted")
@@ -144,8 +159,14 @@ def quality_report(library: HouseLibrary, *, minimums: dict[str, int] | None = N
     held_look = sum(1 for item in library.lookalikes if item.split == "held_out")
     if held_look < wanted["held_out_lookalikes"]:
         problems.append(f"held-out look-alikes: {held_look}, at least {wanted['held_out_lookalikes']} wanted")
+    return problems
 
-    per_family = {ident: len(library.cards_of(ident)) for ident in library.families}
+
+def _card_problems(library: HouseLibrary, wanted: dict[str, int], per_family: dict[str, int],
+                   per_principle: Counter[int]) -> list[str]:
+    """Families short of cards or of a card for a contradiction's cell, principles no card applies, cards
+    that name stop-hazard work without saying so."""
+    problems: list[str] = []
     for ident, count in per_family.items():
         if count < wanted["cards_per_family"]:
             problems.append(f"family {ident} ({_where(library, 'family', ident)}): {count} cards, "
@@ -158,25 +179,22 @@ def quality_report(library: HouseLibrary, *, minimums: dict[str, int] | None = N
             if not any(cell & set(card.principle_ids) for card in cards):
                 problems.append(f"family {family.id} ({_where(library, 'family', family.id)}): no card applies a "
                                 f"principle of its contradiction's cell {c.improving}x{c.worsening} {sorted(cell)}")
-
-    per_principle = Counter(p for card in library.cards.values() for p in card.principle_ids)
     unused = [p for p in range(1, 41) if not per_principle[p]]
     if unused:
         problems.append(f"principles no card applies: {unused}")
-
     rules = library.knowledge.hazards
     for card in library.cards.values():
         for match in rules.check_work(card.what):
             if match.severity == "stop" and (match.category not in card.hazards or card.diy != "pro"):
                 problems.append(f"card {card.id} ({_where(library, 'card', card.id)}): it names stop-hazard work "
                                 f"({match.category}: {', '.join(match.matched)}); list it and make diy \"pro\"")
+    return problems
 
-    closest = closest_pairs({ident: card.what for ident, card in library.cards.items()}, top=10)
-    for score, a, b in closest:
-        if score >= NEAR_DUPLICATE:
-            problems.append(f"cards {a} and {b} are near-duplicates (similarity {score}): "
-                            "merge them or tell them apart")
 
+def _leak_problems(library: HouseLibrary, protected: list[str]) -> list[str]:
+    """Texts that repeat what they must not: a case its family's phrasing, a held-out phrasing a tuning one,
+    a case or phrasing a protected (benchmark) problem."""
+    problems: list[str] = []
     for case in library.cases:
         family = library.families.get(case.family)
         for _, said, score in find_leaks({case.id: case.text}, family.says if family else ()):
@@ -186,14 +204,9 @@ def quality_report(library: HouseLibrary, *, minimums: dict[str, int] | None = N
     held = {f"held-out phrasing {n}": p.text for n, p in enumerate(library.phrasings) if p.split == "held_out"}
     for ident, original, score in find_leaks(held, tune):
         problems.append(f"{ident} nearly repeats the tuning phrasing {original!r} ({score})")
-
-    protected = list(protected)
     if protected:
         texts = {case.id: case.text for case in library.cases}
         texts |= {f"{f.id} says[{n}]": said for f in library.families.values() for n, said in enumerate(f.says)}
         for ident, original, score in find_leaks(texts, protected):
             problems.append(f"{ident} equals or nearly equals the protected problem {original!r} ({score})")
-    return QualityReport(
-        counts=stats, cards_per_family=per_family,
-        cards_per_principle={p: per_principle[p] for p in range(1, 41)}, closest=closest, problems=problems,
-    )
+    return problems

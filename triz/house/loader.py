@@ -22,10 +22,10 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from triz.errors import DataFileError
+from triz.errors import DataFileError, describe_validation_error
 from triz.house.models import Area, Card, Case, Family, HazardPhrasing, Lookalike
 from triz.knowledge import TrizKnowledge
-from triz.loader import describe_validation_error, read_toml_records
+from triz.loader import read_toml_records
 
 __all__ = ["Where", "content_digest", "read_library"]
 

@@ -1,7 +1,9 @@
-"""Which DRAIN adapter the embedded model uses: an explicit path, else the installed one, else none.
+"""The DRAIN adapter files: which LoRA adapter the embedded model applies, and installing one.
 
-``drain model install PATH`` copies an adapter into ``<DRAIN_HOME>/models/drain-lora.gguf``; from then
-on the embedded backend applies it by default (``--no-adapter`` runs the base model).
+An explicit path wins, else the installed one, else the one shipped in ``drain/_model/``, else none.
+``drain model install PATH`` copies an adapter into ``<DRAIN home>/models/drain-lora.gguf``; from then
+on the embedded backend applies it by default (``--no-adapter`` runs the base model). ``home`` is the
+DRAIN home of the configuration handed down (:class:`drain.config.DrainConfig`); None: the configured one.
 """
 
 from __future__ import annotations
@@ -9,17 +11,21 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from drain.config import load_config
 from drain.errors import InputError, ModelNotFoundError
-from drain.store import default_home
 
-__all__ = ["install_adapter", "installed_adapter", "resolve_adapter", "shipped_adapter"]
+__all__ = ["ADAPTER_NAME", "install_adapter", "installed_adapter", "resolve_adapter", "shipped_adapter"]
 
 ADAPTER_NAME = "drain-lora.gguf"
 
 
-def installed_adapter() -> Path | None:
-    """The adapter installed in the user directory, if any."""
-    path = default_home() / "models" / ADAPTER_NAME
+def _home(home: Path | None) -> Path:
+    return home if home is not None else load_config().home
+
+
+def installed_adapter(home: Path | None = None) -> Path | None:
+    """The adapter installed in the DRAIN home, if any."""
+    path = _home(home) / "models" / ADAPTER_NAME
     return path if path.is_file() else None
 
 
@@ -29,17 +35,17 @@ def shipped_adapter() -> Path | None:
     return path if path.is_file() else None
 
 
-def resolve_adapter(explicit: Path | str | None) -> Path | None:
+def resolve_adapter(explicit: Path | str | None, *, home: Path | None = None) -> Path | None:
     """The adapter to apply: ``explicit`` (must exist), else installed, else shipped, else None."""
     if explicit is not None:
         path = Path(explicit)
         if not path.is_file():
             raise ModelNotFoundError(f"no adapter file at {path}")
         return path
-    return installed_adapter() or shipped_adapter()
+    return installed_adapter(home) or shipped_adapter()
 
 
-def install_adapter(source: Path) -> Path:
+def install_adapter(source: Path, *, home: Path | None = None) -> Path:
     """Copy an adapter GGUF (a file, or a training output folder holding ``drain-lora.gguf``) into place."""
     if source.is_dir():
         source = source / ADAPTER_NAME
@@ -48,7 +54,7 @@ def install_adapter(source: Path) -> Path:
     with source.open("rb") as handle:
         if handle.read(4) != b"GGUF":
             raise InputError(f"{source} is not a GGUF file")
-    target = default_home() / "models" / ADAPTER_NAME
+    target = _home(home) / "models" / ADAPTER_NAME
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, target)
     return target

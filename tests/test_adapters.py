@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from drain import models
+from drain import adapters
 from drain.backends.base import SamplingOptions
 from drain.backends.embedded import EmbeddedBackend
 from drain.cli import main
 from drain.errors import InputError, ModelNotFoundError
 
-SHIPPED = Path(models.__file__).resolve().parent / "_model" / models.ADAPTER_NAME
+SHIPPED = Path(adapters.__file__).resolve().parent / "_model" / adapters.ADAPTER_NAME
 needs_shipped = pytest.mark.skipif(not SHIPPED.is_file(), reason="this checkout ships no DRAIN adapter")
 
 
@@ -27,27 +27,27 @@ def fake_gguf(path: Path) -> Path:
 def test_resolution_order_explicit_then_installed_then_shipped(home: Path, tmp_path: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     shipped = fake_gguf(tmp_path / "shipped.gguf")
-    monkeypatch.setattr(models, "shipped_adapter", lambda: shipped)
-    assert models.resolve_adapter(None) == shipped
-    installed = models.install_adapter(fake_gguf(tmp_path / "mine.gguf"))
+    monkeypatch.setattr(adapters, "shipped_adapter", lambda: shipped)
+    assert adapters.resolve_adapter(None) == shipped
+    installed = adapters.install_adapter(fake_gguf(tmp_path / "mine.gguf"))
     assert installed == home / "models" / "drain-lora.gguf" and installed.is_file()
-    assert models.resolve_adapter(None) == installed
+    assert adapters.resolve_adapter(None) == installed
     explicit = fake_gguf(tmp_path / "other.gguf")
-    assert models.resolve_adapter(explicit) == explicit
+    assert adapters.resolve_adapter(explicit) == explicit
     with pytest.raises(ModelNotFoundError, match="no adapter file"):
-        models.resolve_adapter(tmp_path / "missing.gguf")
-    monkeypatch.setattr(models, "shipped_adapter", lambda: None)
+        adapters.resolve_adapter(tmp_path / "missing.gguf")
+    monkeypatch.setattr(adapters, "shipped_adapter", lambda: None)
     installed.unlink()
-    assert models.resolve_adapter(None) is None
+    assert adapters.resolve_adapter(None) is None
 
 
 def test_install_refuses_what_is_not_a_gguf_adapter(home: Path, tmp_path: Path) -> None:
     text = tmp_path / "notes.gguf"
     text.write_text("hello")
     with pytest.raises(InputError, match="not a GGUF"):
-        models.install_adapter(text)
+        adapters.install_adapter(text)
     with pytest.raises(InputError, match="no adapter"):
-        models.install_adapter(tmp_path)  # a folder without drain-lora.gguf
+        adapters.install_adapter(tmp_path)  # a folder without drain-lora.gguf
     assert not (home / "models" / "drain-lora.gguf").exists()
 
 
