@@ -31,6 +31,18 @@ from drain.store import Store
 from tests.helpers import ROOT, run_drain
 
 BASEMENT = "leaking basement on budget"
+LONG_BASEMENT = (  # a homeowner who writes it all down
+    'Our basement leaks every time it rains hard and we are on a tight budget. The house was built in '
+    '1962 with a poured concrete foundation. Water shows up first along the back wall, under the kitchen,'
+    ' as a dark damp patch that spreads from a thin vertical crack near a tie-rod hole, and after a long '
+    'storm a puddle forms where the wall meets the floor. The downspouts at that corner empty right next '
+    'to the wall onto a splash block that has sunk, and the soil there seems flat or even slopes a little'
+    ' toward the house. The sump pit in the laundry corner has an old pump that runs often in spring. We '
+    'store boxes and a chest freezer down there and we would like to use the space as a playroom one day.'
+    ' A contractor quoted us for digging out the whole back wall and sealing it from outside, which we '
+    'cannot afford this year. We can do simple work ourselves on weekends, we own the house, and we would'
+    ' like to know what to check first, what we could do now for little money, and what would last.'
+)
 TOKEN = "household-secret-0123"
 
 
@@ -434,10 +446,11 @@ def _cpu_seconds(pid: int) -> float:
 @pytest.mark.model
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the server's CPU time from /proc")
 def test_drain_serve_on_the_embedded_model_stops_a_timed_out_solve(tmp_path: Path) -> None:
-    """The issue's case: `drain serve --timeout 5` on the embedded model. The 504 comes at the limit, the
+    """The issue's case: `drain serve --timeout N` on the embedded model. The 504 comes at the limit, the
     abandoned solve's model call stops (the server's CPU is back under a tenth of a core within 4 s:
     llama.cpp stops at the next token, or after the prompt batch it is reading), /healthz said what was
-    solving, and the next request succeeds."""
+    solving, and the next request succeeds. The solve is made long on any machine: a homeowner's full
+    description (about 1,400 prompt tokens) on one thread takes 8-9 s here, the limit is 3 s."""
     pytest.importorskip("xllamacpp")
     from drain.backends.embedded import default_model_path
     from drain.errors import ModelNotFoundError
@@ -447,8 +460,8 @@ def test_drain_serve_on_the_embedded_model_stops_a_timed_out_solve(tmp_path: Pat
     except ModelNotFoundError as err:
         pytest.skip(str(err))
     port = _free_port()
-    process = subprocess.Popen([sys.executable, "-m", "drain", "serve", "--port", str(port), "--timeout", "5",
-                                "--no-library"],  # the ungrounded solve: 15 model calls, 20-35 s
+    process = subprocess.Popen([sys.executable, "-m", "drain", "serve", "--port", str(port), "--timeout", "3",
+                                "--threads", "1"],
                                cwd=ROOT, env={**os.environ, "DRAIN_HOME": str(tmp_path)},
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
@@ -458,7 +471,7 @@ def test_drain_serve_on_the_embedded_model_stops_a_timed_out_solve(tmp_path: Pat
         seen: dict[str, Any] = {}
 
         def look() -> None:
-            time.sleep(2.0)
+            time.sleep(1.0)
             started = time.monotonic()
             seen["health"] = httpx.get(f"{base}/healthz", timeout=10).json()
             seen["took"] = time.monotonic() - started
@@ -466,11 +479,11 @@ def test_drain_serve_on_the_embedded_model_stops_a_timed_out_solve(tmp_path: Pat
         looking = threading.Thread(target=look)
         looking.start()
         started = time.monotonic()
-        response = httpx.post(f"{base}/v1/solve", json={"problem": BASEMENT}, timeout=60)
+        response = httpx.post(f"{base}/v1/solve", json={"problem": LONG_BASEMENT}, timeout=60)
         took = time.monotonic() - started
         looking.join()
         assert response.status_code == 504 and response.json()["error"] == "timeout", (took, response.text[:300])
-        assert 5.0 <= took < 6.5, f"the 504 came after {took:.1f} s (limit 5 s)"
+        assert 3.0 <= took < 4.5, f"the 504 came after {took:.1f} s (limit 3 s)"
         assert seen["took"] < 1.0 and seen["health"]["solving"] == 1  # the server answered while it solved
         [solve] = seen["health"]["solves"]
         shares = []  # the server's CPU in half-second windows after the 504, until it is quiet

@@ -80,6 +80,21 @@ def _is_gguf(path: Path) -> bool:
         return handle.read(4) == b"GGUF"
 
 
+def _gguf_type(path: Path) -> str | None:
+    """The GGUF's ``general.type`` ("model", "adapter"), or None when the file does not say (or gguf is absent).
+
+    Reading it spares starting (and destroying, which can hang in llama.cpp) a model just to learn that a
+    file given as an adapter is a model.
+    """
+    try:
+        import gguf
+
+        field = gguf.GGUFReader(str(path)).fields.get("general.type")
+        return str(field.contents()) if field is not None else None
+    except Exception:  # an unreadable header: let llama.cpp say what is wrong
+        return None
+
+
 def compact_json_grammar(schema: Mapping[str, Any]) -> str:
     """An llguidance grammar for ``schema`` that allows no whitespace beyond one space after separators.
 
@@ -164,6 +179,10 @@ class EmbeddedBackend(Backend):
                 return self._server
             import xllamacpp
 
+            kind = _gguf_type(self.adapter_path) if self.adapter_path is not None else "adapter"
+            if kind not in ("adapter", None):  # told from the file itself: no model is started to find out
+                raise InputError(f"could not apply the adapter {self.adapter_path} to {self.model_path.name}: it "
+                                 f"is not a llama.cpp LoRA adapter for this model (the file is a {kind})")
             try:
                 self._server = xllamacpp.Server(self._params())
             except Exception as err:  # llama.cpp reports a bad file only as a failed start
