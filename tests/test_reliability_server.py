@@ -471,7 +471,7 @@ def test_drain_serve_on_the_embedded_model_stops_a_timed_out_solve(tmp_path: Pat
         seen: dict[str, Any] = {}
 
         def look() -> None:
-            time.sleep(1.0)
+            time.sleep(2.0)  # by then the run is in the store (its id comes with the store's answer)
             started = time.monotonic()
             seen["health"] = httpx.get(f"{base}/healthz", timeout=10).json()
             seen["took"] = time.monotonic() - started
@@ -494,7 +494,7 @@ def test_drain_serve_on_the_embedded_model_stops_a_timed_out_solve(tmp_path: Pat
         assert shares[-1] < 0.1, f"the server's CPU after the 504 (share of a core, per 0.5 s): {shares}"
         assert httpx.get(f"{base}/healthz").json()["solving"] == 0
         run = httpx.get(f"{base}/v1/runs/{solve['run_id']}").json()
-        assert run["status"] == "error" and "cancelled" in run["error"].lower()
+        assert run.get("status") == "error" and "cancelled" in run["error"].lower(), run
         quick = httpx.post(f"{base}/v1/solve", json={"problem": "noisy furnace", "depth": 1, "max_calls": 1},
                            timeout=60)
         assert quick.status_code == 200 and quick.json()["stats"]["llm_calls"] == 1
