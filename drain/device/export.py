@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from drain.files import replacing
 
 if TYPE_CHECKING:
     from drain.grounding.grounder import Grounder
@@ -213,15 +213,8 @@ def build_export(grounder: Grounder | None = None, *, prompts: PromptLibrary | N
 
 
 def _write_atomic(path: Path, content: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=path.name, suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(content)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+    with replacing(path) as temporary:
+        temporary.write_bytes(content)
 
 
 def write_export(folder: Path, export: DeviceExport | None = None) -> list[Path]:

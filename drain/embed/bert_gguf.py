@@ -13,9 +13,7 @@ float32 weights, with a minimal WordPiece tokenizer, and every cosine must be at
 from __future__ import annotations
 
 import math
-import os
 import re
-import tempfile
 import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from drain.embed.source import MODEL_NAME, EmbeddingSource
+from drain.files import replacing
 
 __all__ = ["PROBES", "reference_embeddings", "wordpiece", "write_gguf"]
 
@@ -48,11 +47,8 @@ def write_gguf(source: EmbeddingSource, path: Path, *, half: bool = True) -> Pat
     layers = int(config["num_hidden_layers"])
     names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.BERT, layers)
     vocab = {token: index for index, token in enumerate(source.vocabulary)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=path.name, suffix=".part", dir=path.parent)
-    os.close(handle)
-    try:
-        writer = gguf.GGUFWriter(temporary, "bert")
+    with replacing(path) as temporary:
+        writer = gguf.GGUFWriter(str(temporary), "bert")
         writer.add_name(MODEL_NAME)
         writer.add_context_length(int(config["max_position_embeddings"]))
         writer.add_embedding_length(int(config["hidden_size"]))
@@ -91,11 +87,6 @@ def write_gguf(source: EmbeddingSource, path: Path, *, half: bool = True) -> Pat
         writer.write_kv_data_to_file()
         writer.write_tensors_to_file()
         writer.close()
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
     return path
 
 

@@ -12,14 +12,14 @@ so a fresh install (``make demo``, CI) embeds nothing; ``drain kb index`` rewrit
 from __future__ import annotations
 
 import hashlib
-import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from drain.files import replacing
 
 if TYPE_CHECKING:
     from drain.embed import Embedder
@@ -58,18 +58,10 @@ def _read(path: Path, model: str) -> dict[str, np.ndarray]:
 
 def write_vectors(path: Path, model: str, vectors: dict[str, np.ndarray]) -> Path:
     """Write ``vectors`` (key -> vector) to ``path`` atomically, as float16."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     keys = sorted(vectors)
-    handle, temporary = tempfile.mkstemp(prefix=path.stem, suffix=".part.npz", dir=path.parent)
-    os.close(handle)
-    try:
-        matrix = np.stack([vectors[k] for k in keys]).astype(np.float16) if keys else np.zeros((0, 0), np.float16)
+    matrix = np.stack([vectors[k] for k in keys]).astype(np.float16) if keys else np.zeros((0, 0), np.float16)
+    with replacing(path, suffix=".part.npz") as temporary:
         np.savez(temporary, model=np.array(model), keys=np.array(keys), vectors=matrix)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
     return path
 
 
