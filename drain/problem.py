@@ -28,9 +28,12 @@ _INSTRUCTION = re.compile(
     r"|<\|?(system|im_start|assistant)\|?>",
     re.IGNORECASE | re.DOTALL,
 )
+_SHARED = frozenset({"a", "no"})  # English words that Spanish, French or Italian texts use too: no evidence
 _ENGLISH = frozenset(
     "the a an my our is are was it in on of to and or with for no not my i we have has can cant do does how "
     "what when where why too very need want help house home room wall water "
+    "at by from up out off over under after before again once every all one two this that but just keeps "
+    "doesnt wont isnt its she he her his they them their you your "
     # the words of house problems, which often come without any of the words above ("leaky shower head drips")
     "leak leaks leaky leaking drip drips dripping drafty draft draughty damp wet mold mould moldy musty rot "
     "crack cracked cracks noisy loud squeaky squeaks cold hot warm smell smells stinks broken stuck slow "
@@ -110,8 +113,8 @@ def read_problem(text: str, *, max_chars: int = MAX_PROBLEM_CHARS) -> ProblemTex
     if other > latin:
         raise InputError("DRAIN understands English only for now: please describe the problem in English")
     warnings: list[str] = []
-    words = set(re.findall(r"[a-z']+", cleaned.lower()))
-    if len(words) >= 4 and not words & _ENGLISH:
+    words = set(re.findall(r"[^\W\d_]+", cleaned.lower().replace("'", "")))
+    if len(words) >= 4 and not words & _ENGLISH - _SHARED:
         warnings.append("this does not look like English; DRAIN understands English only, so the answer may be poor")
     if _INSTRUCTION.search(cleaned):
         warnings.append(

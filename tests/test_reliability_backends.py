@@ -463,6 +463,11 @@ def test_an_emoji_does_not_make_a_problem_foreign() -> None:
     assert read_problem("leaky 🚿 shower head drips all night").warnings == []
     french = read_problem("le robinet de la cuisine fuit depuis hier").warnings
     assert french and "English" in french[0]
+    spanish = read_problem("mi sótano tiene goteras y no tengo mucho dinero").warnings  # "no" is not English
+    assert spanish and "English" in spanish[0]
+    for english in ("water hammer bang when the washing machine stops", "ice dams on the roof every winter",
+                    "we can't afford a new furnace this year"):
+        assert read_problem(english).warnings == [], english
 
 
 def test_a_long_feedback_note_is_refused_like_the_api_does(home: Path) -> None:
