@@ -58,6 +58,14 @@ def test_the_fixtures_are_those_of_todays_data(both: tuple[dict[str, Any], dict[
     assert javascript["digest"] == python["digest"], "stale fixtures: run python -m tests.device_fixtures"
 
 
+def test_problem_checks_match(both: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    """The same one-line refusals (empty, too long, another script) and warnings (another language in Latin
+    letters, instructions to the model) on the phone as on the server."""
+    python, javascript = both
+    assert javascript["checks"] == python["checks"]
+    assert any(refused for _, refused, _ in python["checks"]) and any(warned for _, _, warned in python["checks"])
+
+
 def test_rules_and_constraints_match(both: tuple[dict[str, Any], dict[str, Any]]) -> None:
     python, javascript = both
     assert javascript["rules"] == python["rules"]

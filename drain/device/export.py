@@ -72,7 +72,7 @@ def _text_tables() -> dict[str, Any]:
 def _problem_checks() -> dict[str, Any]:
     from drain import problem
 
-    return {"max_chars": problem.MAX_PROBLEM_CHARS, "english": sorted(problem._ENGLISH),
+    return {"max_chars": problem.MAX_PROBLEM_CHARS, "english": sorted(problem._ENGLISH - problem._SHARED),
             "instruction": problem._INSTRUCTION.pattern, "marker": problem._MARKER.pattern}
 
 

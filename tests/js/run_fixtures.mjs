@@ -55,7 +55,15 @@ const scripted = {
 
 const index = new LibraryIndex(data.index, vectors);
 const knowledge = new Knowledge(data);
-const out = { digest: data.digest, rules: [], constraints: [], replies: [], cases: [] };
+const out = { digest: data.digest, checks: [], rules: [], constraints: [], replies: [], cases: [] };
+const problemChecks = new ProblemChecks(data.problem);
+for (const [text] of fixtures.checks) {
+  try {
+    out.checks.push([text, null, problemChecks.read(text).warnings]);
+  } catch (err) {
+    out.checks.push([text, err.message, null]);
+  }
+}
 for (const [step, ids, most, text] of fixtures.replies) {
   const template = data.steps[step].schema;
   const schema = step === "frame" ? template : schemaFor(template, data.steps.placeholders, ids, most);

@@ -12,7 +12,7 @@ const CONTROL = /\p{C}/u;
 const LETTER = /\p{L}/u;
 
 export class ProblemChecks {
-  /** checks: {max_chars, english, instruction, marker} from the export. */
+  /** checks: {max_chars, english (the words that count as English evidence), instruction, marker} from the export. */
   constructor(checks) {
     this.maxChars = checks.max_chars;
     this.english = new Set(checks.english);
@@ -52,7 +52,7 @@ export class ProblemChecks {
       throw new InputError("DRAIN understands English only for now: please describe the problem in English");
     }
     const warnings = [];
-    const words = new Set(cleaned.toLowerCase().match(/[a-z']+/g) || []);
+    const words = new Set(cleaned.toLowerCase().replace(/'/g, "").match(/[\p{L}]+/gu) || []);
     if (words.size >= 4 && ![...words].some((w) => this.english.has(w))) {
       warnings.push("this does not look like English; DRAIN understands English only, so the answer may be poor");
     }
