@@ -1,9 +1,9 @@
 """The hazard check, by meaning and by rules, on the house library's hazard phrasings and look-alikes.
 
-By default it reports the *tune* split, leave-one-out (each phrasing scored against the others, as the
-thresholds were set): recall per category, the false-alarm rate on the tune look-alikes, and what the
-rules alone catch. ``--held-out`` measures the held-out split instead, which no threshold or rule was set
-on: run it once, at the end, and report what it says.
+By default it reports the *tune* split as the probe's threshold was set on it (five-fold cross-validation:
+each phrasing and look-alike read by a probe fitted without it): recall per category and the share of tune
+look-alikes the probe flags beyond the rules. ``--held-out`` measures the held-out split instead, which no
+threshold or rule was set on: run it once, at the end, and report what it says.
 
     .venv/bin/python bench/bench_hazards.py [--held-out] [--json out.json]
 """
@@ -22,35 +22,6 @@ sys.path.insert(0, str(ROOT))
 
 import triz  # noqa: E402
 from drain.grounding.grounder import Grounder  # noqa: E402
-
-
-def _leave_one_out(grounder: Grounder) -> tuple[dict[str, float], float]:
-    """Tune-split recall per category and the look-alike false-alarm rate, each text scored without itself."""
-    index, tuning = grounder.index, grounder.semantic_hazards.tuning
-    vectors, keys = index.vectors["hazard"], index.keys["hazard"]
-    looks = index.vectors["lookalike"]
-    hits: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for row, category in enumerate(keys):
-        scores = vectors @ vectors[row]
-        scores[row] = -2.0
-        look = float((looks @ vectors[row]).max()) if len(looks) else -2.0
-        rows = [i for i, k in enumerate(keys) if k == category]
-        best = float(scores[rows].max())
-        hits[category][1] += 1
-        hits[category][0] += best >= tuning.thresholds[category] and best >= look - tuning.margin
-    alarms = 0
-    for row in range(len(looks)):
-        scores = vectors @ looks[row]
-        others = looks @ looks[row]
-        others[row] = -2.0
-        look = float(others.max()) if len(looks) > 1 else -2.0
-        for category, threshold in tuning.thresholds.items():
-            rows = [i for i, k in enumerate(keys) if k == category]
-            best = float(scores[rows].max())
-            if best >= threshold and best >= look - tuning.margin:
-                alarms += 1
-                break
-    return {c: round(h / n, 3) for c, (h, n) in sorted(hits.items())}, round(alarms / max(1, len(looks)), 3)
 
 
 def held_out(grounder: Grounder, knowledge: triz.TrizKnowledge) -> dict[str, object]:
@@ -103,14 +74,14 @@ def main() -> None:
     grounder = Grounder(knowledge)
     tuning = grounder.semantic_hazards.tuning
     severity = {name: rule.severity for name, rule in knowledge.hazards.rules.items()}
-    out: dict[str, object] = {"margin": tuning.margin, "thresholds": tuning.thresholds,
-                              "library": grounder.library.digest}
-    recall, alarms = _leave_one_out(grounder)
-    out["tune_leave_one_out"] = {"recall": recall, "false_alarms": alarms}
-    print(f"margin {tuning.margin}; tune split, leave-one-out: false alarms on look-alikes {alarms:.3f}")
-    print("| category | severity | threshold | tune recall (LOO) |\n|---|---|---|---|")
-    for category in sorted(tuning.thresholds):
-        print(f"| {category} | {severity[category]} | {tuning.thresholds[category]:.3f} | {recall[category]} |")
+    out: dict[str, object] = {"threshold": tuning.threshold, "library": grounder.library.digest,
+                              "probe": tuning.digest}
+    out["tune_cross_validated"] = {"recall": tuning.tune_recall, "false_alarms": tuning.tune_false_alarms}
+    print(f"probe threshold {tuning.threshold}; tune split, cross-validated: look-alikes flagged beyond the "
+          f"rules {tuning.tune_false_alarms:.3f}")
+    print("| category | severity | tune recall (probe alone, cross-validated) |\n|---|---|---|")
+    for category in tuning.categories:
+        print(f"| {category} | {severity[category]} | {tuning.tune_recall.get(category)} |")
     if args.held_out:
         result = held_out(grounder, knowledge)
         out["held_out"] = result

@@ -158,9 +158,11 @@ def check(
 
 
 def index() -> None:
-    """Write house/vectors.npz: the sentence vectors of every text of the library (after editing it)."""
+    """Write house/vectors.npz (the sentence vectors of every text of the library) and house/hazard_probe.npz
+    (the hazard probe fitted on them), after editing the library."""
     from drain.embed import default_embedder
-    from drain.grounding.index import library_rows
+    from drain.grounding.hazards import PROBE_FILE, tune, write_tuning
+    from drain.grounding.index import library_index, library_rows
     from drain.grounding.vectors import TextVectors, key_of, shipped_path, write_vectors
 
     library = _library()
@@ -169,6 +171,11 @@ def index() -> None:
     matrix = vectors.get(texts)
     path = write_vectors(shipped_path(), vectors.model, dict(zip(map(key_of, texts), matrix, strict=True)))
     console().print(f"wrote {path}: {len(texts)} texts ({vectors.embedded} embedded now), model {vectors.model}")
+    tuning = tune(library, library_index(library, vectors.embedder, vectors))
+    probe = write_tuning(library.folder / PROBE_FILE, tuning)
+    console().print(f"wrote {probe}: threshold {tuning.threshold}, cross-validated on the tune split: recall "
+                    f"{sum(tuning.tune_recall.values()) / max(1, len(tuning.tune_recall)):.3f} (mean over "
+                    f"categories), false alarms {tuning.tune_false_alarms:.3f}")
 
 
 def register(app: typer.Typer) -> None:

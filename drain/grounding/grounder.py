@@ -87,7 +87,7 @@ class Grounder:
 
     @cached_property
     def semantic_hazards(self) -> SemanticHazards:
-        return SemanticHazards(self.library, self.index)
+        return SemanticHazards(self.library, self.index, cache_dir=self.cache_dir)
 
     def embed(self, text: str) -> np.ndarray:
         return self.index.embed(text)

@@ -1,121 +1,225 @@
 """Hazards by meaning: a problem, a part of it or an idea that is *like* a known dangerous situation.
 
 The rules of ``matrix/hazards.toml`` stay the floor (nothing they flag is ever cleared); this check adds a
-category when the text is close to the library's phrasings of that danger and not closer to an ordinary
-look-alike problem. For a category ``c`` with best similarity ``s_c`` to its phrasings and best similarity
-``s_look`` to the look-alikes, the category is raised when
+category when the hazard probe (:mod:`drain.grounding.probe`, a softmax over the categories and "nothing
+dangerous", fitted on the library's tune rows) gives it a probability of at least one threshold. The
+hazard is shown with the known situation of that category closest to the text (``similar_to``) and its
+cosine similarity (``score``), so a homeowner sees why.
 
-    s_c >= threshold[c]   and   s_c >= s_look - margin
-
-The thresholds and the margin are set from the *tune* split alone, by leave-one-out (each phrasing is
-scored against the others): the most recall on the tune phrasings for which the false alarms on the tune
-look-alikes stay within :data:`FALSE_ALARM_BUDGET`. The held-out split is never seen here:
-``bench/bench_hazards.py`` measures the check on it.
+The threshold is set from the *tune* split alone, by five-fold cross-validation: each fold's phrasings and
+look-alikes are read by a probe fitted without them, and the threshold is the one with the most recall on
+the phrasings for which the look-alikes it flags beyond those the rules already flag stay within
+:data:`FALSE_ALARM_BUDGET` (the rules' own alarms are the rules' to fix). The held-out split is never seen
+here: ``bench/bench_hazards.py`` measures the check on it. The fitted probe ships as
+``house/hazard_probe.npz``, keyed by a digest of what it was fitted on; after a library edit ``drain kb
+index`` rewrites it (until then it is refitted in-process, once, and cached).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from drain.files import replacing
+from drain.grounding.probe import CASE_WEIGHT, L2, RATE, STEPS, Softmax, class_balanced, fit_softmax, probe_digest
 
 if TYPE_CHECKING:
     from drain.grounding.index import LibraryIndex
     from triz.house import HouseLibrary
 
-__all__ = ["HazardTuning", "SemanticHazards", "SimilarHazard", "tune"]
+__all__ = ["PROBE_FILE", "HazardTuning", "SemanticHazards", "SimilarHazard", "probe_inputs", "tune",
+           "write_tuning"]
 
-FALSE_ALARM_BUDGET = 0.05  # the share of tune look-alikes the check may flag
-THRESHOLDS = tuple(round(0.40 + 0.01 * n, 2) for n in range(51))
-MARGINS = (1.0, 0.1, 0.05, 0.0, -0.05)
+FALSE_ALARM_BUDGET = 0.03  # the share of tune look-alikes the probe may flag beyond those the rules flag
+THRESHOLDS = tuple(round(0.30 + 0.01 * n, 2) for n in range(70))
+FOLDS = 5
+PROBE_FILE = "hazard_probe.npz"
 
 
 @dataclass(frozen=True)
 class SimilarHazard:
-    """A hazard category raised by similarity: the score and the known situation it resembles."""
+    """A hazard category raised by similarity: the closest known situation of it and its similarity."""
 
     category: str
     score: float
     similar_to: str
+    probability: float = 0.0
 
 
 @dataclass
 class HazardTuning:
-    """Thresholds per category and the look-alike margin, with what they achieved on the tune split."""
+    """The probe, its classes (the categories, then "nothing dangerous") and threshold, and what the
+    threshold achieved in cross-validation on the tune split."""
 
-    thresholds: dict[str, float]
-    margin: float
+    categories: list[str]
+    probe: Softmax
+    threshold: float
+    digest: str = ""
     tune_recall: dict[str, float] = field(default_factory=dict)
     tune_false_alarms: float = 0.0
 
 
-def _rows(index: LibraryIndex, kind: str) -> tuple[np.ndarray, list[str]]:
-    return index.vectors[kind], index.keys[kind]
+@dataclass(frozen=True)
+class ProbeInputs:
+    """What the probe is fitted on: vectors, class labels, weights, and which rows are look-alikes."""
+
+    vectors: np.ndarray
+    labels: np.ndarray
+    weights: np.ndarray
+    categories: list[str]
+    lookalike: np.ndarray  # bool per row
+    rule_alarm: np.ndarray  # bool per row: the rules flag this look-alike
+    digest: str
 
 
-def tune(index: LibraryIndex, severity: dict[str, str]) -> HazardTuning:
-    """Set one threshold and the margin from the tune split by leave-one-out (see the module's docstring)."""
-    vectors, keys = _rows(index, "hazard")
-    looks, _ = _rows(index, "lookalike")
+def probe_inputs(library: HouseLibrary, index: LibraryIndex) -> ProbeInputs:
+    """The tune rows of ``index`` as the probe's training set (phrasings, look-alikes, then cases)."""
+    keys = index.keys["hazard"]
     categories = sorted(set(keys))
-    if not categories:
-        return HazardTuning({}, 0.0)
-    code = np.array([categories.index(k) for k in keys])
-    among = vectors @ vectors.T
-    np.fill_diagonal(among, -2.0)  # leave one out
-    own = np.array([among[i, code == code[i]].max() for i in range(len(keys))])
-    to_look = (vectors @ looks.T).max(axis=1) if len(looks) else np.full(len(keys), -2.0)
-    look_hazard = looks @ vectors.T if len(looks) else np.zeros((0, len(keys)))
-    look_best = np.stack([look_hazard[:, code == c].max(axis=1) for c in range(len(categories))], axis=1)
-    look_among = looks @ looks.T
-    np.fill_diagonal(look_among, -2.0)
-    look_self = look_among.max(axis=1) if len(looks) > 1 else np.full(len(looks), -2.0)
-    best: tuple[float, float, float, dict[str, float]] | None = None
-    for margin in MARGINS:
-        for threshold in THRESHOLDS:
-            admitted = (own >= threshold) & (own >= to_look - margin)
-            alarms = ((look_best >= threshold) & (look_best >= look_self[:, None] - margin)).any(axis=1)
-            rate = float(alarms.mean()) if len(looks) else 0.0
-            if rate > FALSE_ALARM_BUDGET:
-                continue
-            recall = float(admitted.mean())
-            if best is None or recall > best[0]:
-                per = {c: round(float(admitted[code == n].mean()), 3) for n, c in enumerate(categories)}
-                best = (recall, threshold, margin, per)
-                best_rate = rate
+    none = len(categories)
+    hazard, looks, cases = index.vectors["hazard"], index.vectors["lookalike"], index.vectors["case"]
+    vectors = np.vstack([hazard, looks, cases]).astype(np.float32)
+    labels = np.array([categories.index(k) for k in keys] + [none] * (len(looks) + len(cases)), dtype=np.int64)
+    weights = np.array([1.0] * (len(hazard) + len(looks)) + [CASE_WEIGHT] * len(cases))
+    lookalike = np.array([False] * len(hazard) + [True] * len(looks) + [False] * len(cases))
+    check = library.knowledge.check_hazards
+    alarms = [bool(check(text)) for text in index.texts["lookalike"]]
+    rule_alarm = np.array([False] * len(hazard) + alarms + [False] * len(cases))
+    settings = json.dumps([categories, CASE_WEIGHT, STEPS, RATE, L2, FOLDS, FALSE_ALARM_BUDGET, THRESHOLDS])
+    digest = probe_digest(vectors, labels, rule_alarm, settings)
+    return ProbeInputs(vectors, labels, weights, categories, lookalike, rule_alarm, digest)
+
+
+def _fit(inputs: ProbeInputs, rows: np.ndarray) -> Softmax:
+    labels = inputs.labels[rows]
+    weights = class_balanced(labels, inputs.weights[rows])
+    return fit_softmax(inputs.vectors[rows], labels, weights, classes=len(inputs.categories) + 1)
+
+
+def _folds(inputs: ProbeInputs) -> np.ndarray:
+    """A fold number for every phrasing and look-alike (-1 for cases: always fitted on), by class."""
+    folds = np.full(len(inputs.labels), -1)
+    order = np.random.default_rng(0).permutation(len(inputs.labels))
+    seen: dict[int, int] = {}
+    case = ~inputs.lookalike & (inputs.labels == len(inputs.categories))
+    for row in order:
+        if case[row]:
+            continue
+        label = int(inputs.labels[row])
+        folds[row] = seen.get(label, 0) % FOLDS
+        seen[label] = seen.get(label, 0) + 1
+    return folds
+
+
+def _choose(inputs: ProbeInputs, held: np.ndarray, folds: np.ndarray) -> tuple[float, dict[str, float], float]:
+    """The threshold with the most cross-validated recall within the false-alarm budget."""
+    none = len(inputs.categories)
+    phrasings = (folds >= 0) & (inputs.labels < none)
+    looks = (folds >= 0) & inputs.lookalike
+    own = held[phrasings, inputs.labels[phrasings]]
+    look_best = held[looks, :none].max(axis=1)
+    rule = inputs.rule_alarm[looks]
+    best: tuple[float, float, float] | None = None
+    for threshold in THRESHOLDS:
+        rate = float(((look_best >= threshold) & ~rule).mean()) if looks.any() else 0.0
+        recall = float((own >= threshold).mean()) if phrasings.any() else 0.0
+        if rate <= FALSE_ALARM_BUDGET and (best is None or recall > best[0]):
+            best = (recall, threshold, rate)
     if best is None:  # nothing keeps within the budget: raise nothing by similarity
-        return HazardTuning(dict.fromkeys(categories, 2.0), 0.0)
-    recall, threshold, margin, per = best
-    return HazardTuning(dict.fromkeys(categories, threshold), margin, per, round(best_rate, 4))
+        return 2.0, {}, 0.0
+    _, threshold, rate = best
+    labels = inputs.labels[phrasings]
+    per = {c: round(float((own[labels == n] >= threshold).mean()), 3) for n, c in enumerate(inputs.categories)
+           if (labels == n).any()}
+    return threshold, per, round(rate, 4)
+
+
+def tune(library: HouseLibrary, index: LibraryIndex) -> HazardTuning:
+    """Fit the probe on the tune rows and set its threshold by cross-validation (see the module's docstring)."""
+    inputs = probe_inputs(library, index)
+    if not inputs.categories:
+        return HazardTuning([], Softmax(np.zeros((index.vectors["case"].shape[1], 1), np.float32),
+                                        np.zeros(1, np.float32)), 2.0, inputs.digest)
+    folds = _folds(inputs)
+    held = np.zeros((len(inputs.labels), len(inputs.categories) + 1))
+    for fold in range(FOLDS):
+        probe = _fit(inputs, np.flatnonzero(folds != fold))
+        rows = np.flatnonzero(folds == fold)
+        held[rows] = probe.probabilities(inputs.vectors[rows])
+    threshold, per, rate = _choose(inputs, held, folds)
+    probe = _fit(inputs, np.arange(len(inputs.labels)))
+    return HazardTuning(inputs.categories, probe, threshold, inputs.digest, per, rate)
+
+
+def write_tuning(path: Path, tuning: HazardTuning) -> Path:
+    """Write a fitted probe (atomically) so that a later load with the same digest skips the fit."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with replacing(path, suffix=".part.npz") as temporary:
+        np.savez(temporary, digest=np.array(tuning.digest), categories=np.array(tuning.categories),
+                 w=tuning.probe.w, b=tuning.probe.b, threshold=np.array(tuning.threshold),
+                 report=np.array(json.dumps({"tune_recall": tuning.tune_recall,
+                                             "tune_false_alarms": tuning.tune_false_alarms})))
+    return path
+
+
+def read_tuning(path: Path, digest: str) -> HazardTuning | None:
+    """The probe kept at ``path`` if it was fitted on what ``digest`` names (else None: refit)."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path) as data:
+            if str(data["digest"]) != digest:
+                return None
+            report = json.loads(str(data["report"]))
+            return HazardTuning([str(c) for c in data["categories"]], Softmax(data["w"], data["b"]),
+                                float(data["threshold"]), digest, report["tune_recall"], report["tune_false_alarms"])
+    except (OSError, KeyError, ValueError):
+        return None  # a damaged file is refitted, never trusted
+
+
+def load_tuning(library: HouseLibrary, index: LibraryIndex, cache_dir: Path | None = None) -> HazardTuning:
+    """The shipped probe if current, else the cached one, else a fresh fit (then cached)."""
+    from drain.embed.encoder import cache_root
+
+    digest = probe_inputs(library, index).digest
+    cached = (cache_dir or cache_root()) / "probe" / f"hazard-probe-{digest}.npz"
+    for path in (library.folder / PROBE_FILE, cached):
+        found = read_tuning(path, digest)
+        if found is not None:
+            return found
+    tuning = tune(library, index)
+    write_tuning(cached, tuning)
+    return tuning
 
 
 class SemanticHazards:
     """Raise hazard categories for texts like the library's dangerous situations."""
 
-    def __init__(self, library: HouseLibrary, index: LibraryIndex, tuning: HazardTuning | None = None) -> None:
+    def __init__(self, library: HouseLibrary, index: LibraryIndex, tuning: HazardTuning | None = None,
+                 cache_dir: Path | None = None) -> None:
         self.index = index
-        severity = {name: rule.severity for name, rule in library.knowledge.hazards.rules.items()}
-        self.tuning = tuning or tune(index, severity)
+        self.tuning = tuning or load_tuning(library, index, cache_dir)
         keys = index.keys["hazard"]
-        self._rows: dict[str, np.ndarray] = defaultdict(lambda: np.zeros(0, dtype=int))
-        for c in set(keys):
-            self._rows[c] = np.array([i for i, k in enumerate(keys) if k == c])
+        self._rows = {c: np.array([i for i, k in enumerate(keys) if k == c]) for c in self.tuning.categories}
 
     def check(self, query: np.ndarray) -> list[SimilarHazard]:
-        """The categories a query vector raises, most similar first."""
+        """The categories a query vector raises, most probable first."""
+        tuning = self.tuning
+        if not tuning.categories:
+            return []
+        p = tuning.probe.probabilities(np.asarray(query, dtype=np.float32))
         scores = self.index.scores("hazard", query)
-        looks = self.index.scores("lookalike", query)
-        look = float(looks.max()) if len(looks) else -2.0
         found = []
-        for category, threshold in self.tuning.thresholds.items():
+        for n, category in enumerate(tuning.categories):
             rows = self._rows[category]
-            if not len(rows):
+            if p[n] < tuning.threshold or not len(rows):
                 continue
             best = int(rows[np.argmax(scores[rows])])
-            score = float(scores[best])
-            if score >= threshold and score >= look - self.tuning.margin:
-                found.append(SimilarHazard(category, round(score, 3), self.index.texts["hazard"][best]))
-        found.sort(key=lambda h: -h.score)
+            found.append(SimilarHazard(category, round(float(scores[best]), 3), self.index.texts["hazard"][best],
+                                       round(float(p[n]), 3)))
+        found.sort(key=lambda h: -h.probability)
         return found

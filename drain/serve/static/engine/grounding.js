@@ -145,25 +145,31 @@ export class Grounder {
     return ranked.sort((a, b) => b.score - a.score);
   }
 
-  /** The similar-situation hazard check: [{category, score, similar_to}], most similar first. */
+  /** The similar-situation hazard check: [{category, score, similar_to, probability}], most probable first.
+   * The hazard probe (drain.grounding.probe: softmax over the categories and "nothing dangerous") raises a
+   * category at or above its threshold; the closest known situation of that category explains it. */
   similarHazards(query) {
+    const { categories, threshold, weights, bias } = this.tuning.hazards;
+    const logits = weights.map((row, c) => {
+      let sum = bias[c];
+      for (let d = 0; d < row.length; d++) sum += row[d] * query[d];
+      return sum;
+    });
+    const top = Math.max(...logits);
+    const exps = logits.map((v) => Math.exp(v - top));
+    const total = exps.reduce((a, b) => a + b, 0);
     const scores = this.index.scores("hazard", query);
-    const looks = this.index.scores("lookalike", query);
-    let look = -2;
-    for (const value of looks) look = Math.max(look, value);
-    const { thresholds, margin } = this.tuning.hazards;
     const found = [];
-    for (const [category, threshold] of Object.entries(thresholds)) {
+    categories.forEach((category, c) => {
+      const p = exps[c] / total;
       const rows = this.hazardRows.get(category) || [];
-      if (!rows.length) continue;
+      if (p < threshold || !rows.length) return;
       let best = rows[0];
       for (const row of rows) if (scores[row] > scores[best]) best = row;
-      const score = scores[best];
-      if (score >= threshold && score >= look - margin) {
-        found.push({ category, score: roundTo(score, 3), similar_to: this.index.texts.hazard[best] });
-      }
-    }
-    return found.sort((a, b) => b.score - a.score);
+      found.push({ category, score: roundTo(scores[best], 3), similar_to: this.index.texts.hazard[best],
+                   probability: roundTo(p, 3) });
+    });
+    return found.sort((a, b) => b.probability - a.probability);
   }
 
   /** What the library says about one text (drain.grounding.grounder.Grounder.ground). */

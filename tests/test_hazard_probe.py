@@ -1,0 +1,76 @@
+"""The hazard probe: a softmax on the sentence vectors that tells dangerous situations from look-alikes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import triz
+from drain.grounding import hazards as probe_module
+from drain.grounding.grounder import Grounder, shared_grounder
+from drain.grounding.hazards import PROBE_FILE, load_tuning, probe_inputs, read_tuning
+from drain.grounding.probe import class_balanced, fit_softmax
+from drain.steps.tree import hazards_of
+
+
+@pytest.fixture(scope="module")
+def grounder() -> Grounder:
+    return shared_grounder(triz.load())
+
+
+def _blobs() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(7)
+    centres = np.eye(3, 8)
+    x = np.vstack([c + 0.2 * rng.standard_normal((20, 8)) for c in centres])
+    return x / np.linalg.norm(x, axis=1, keepdims=True), np.repeat(np.arange(3), 20)
+
+
+def test_the_fit_is_deterministic_and_separates_classes() -> None:
+    x, y = _blobs()
+    weights = class_balanced(y, np.ones(len(y)))
+    first = fit_softmax(x, y, weights, classes=3)
+    second = fit_softmax(x, y, weights, classes=3)
+    assert np.array_equal(first.w, second.w) and np.array_equal(first.b, second.b)
+    assert (first.probabilities(x).argmax(axis=1) == y).mean() >= 0.95
+    assert first.probabilities(x[0]).shape == (3,) and abs(first.probabilities(x[0]).sum() - 1) < 1e-9
+
+
+def test_every_class_weighs_the_same_in_total() -> None:
+    labels = np.array([0, 0, 0, 0, 1, 2, 2])
+    weights = class_balanced(labels, np.array([1.0, 1.0, 0.1, 0.1, 1.0, 1.0, 1.0]))
+    totals = [weights[labels == c].sum() for c in range(3)]
+    assert np.allclose(totals, totals[0]) and weights[2] < weights[0]
+
+
+def test_the_shipped_probe_was_fitted_on_the_library_as_it_is(grounder: Grounder) -> None:
+    """After editing house/ or the hazard rules, run `drain kb index` (it refits and ships the probe)."""
+    digest = probe_inputs(grounder.library, grounder.index).digest
+    shipped = read_tuning(grounder.library.folder / PROBE_FILE, digest)
+    assert shipped is not None, "house/hazard_probe.npz is stale: run drain kb index"
+    assert 0.3 <= shipped.threshold < 1.0 and set(shipped.categories) == set(grounder.library.knowledge.hazards.rules)
+    assert shipped.tune_false_alarms <= probe_module.FALSE_ALARM_BUDGET
+
+
+def test_the_probe_raises_what_the_rules_miss_and_keeps_look_alikes_calm(grounder: Grounder) -> None:
+    knowledge = grounder.knowledge
+    missed_by_rules = "the torsion thing above the garage door is in two pieces"
+    assert not knowledge.check_hazards(missed_by_rules)
+    raised = hazards_of(knowledge, grounder, missed_by_rules)
+    assert [(h.category, h.source) for h in raised] == [("garage_door_spring", "similar")]
+    assert raised[0].similar_to and raised[0].score is not None
+    for ordinary in ("I want to repaint the kitchen cabinets white", "the gas fireplace remote needs new batteries",
+                     "the dryer takes two cycles to dry towels"):
+        assert hazards_of(knowledge, grounder, ordinary) == [], ordinary
+
+
+def test_a_library_edited_since_is_refitted_once_and_cached(grounder: Grounder, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(probe_module, "PROBE_FILE", "no-such-probe.npz")
+    fitted = load_tuning(grounder.library, grounder.index, cache_dir=tmp_path)
+    cached = list((tmp_path / "probe").glob("hazard-probe-*.npz"))
+    assert len(cached) == 1
+    monkeypatch.setattr(probe_module, "tune", lambda *a: pytest.fail("refitted although cached"))
+    again = load_tuning(grounder.library, grounder.index, cache_dir=tmp_path)
+    assert again.threshold == fitted.threshold and np.array_equal(again.probe.w, fitted.probe.w)
