@@ -148,7 +148,7 @@ def _tuning(grounder: Grounder) -> dict[str, Any]:
 
     tuning = grounder.semantic_hazards.tuning
     return {
-        "confident": grounding.CONFIDENT,
+        "confident": grounding.CONFIDENT, "family_within": grounding.FAMILY_WITHIN,
         "families": {"weights": dict(families.WEIGHTS), "nearest_cases": families.NEAREST_CASES,
                      "close_call": families.CLOSE_CALL},
         "pairs": {"weights": dict(pairs.WEIGHTS), "sources": list(grounder.pair_sources),

@@ -300,7 +300,9 @@ export class Grounder {
   /** Candidate fix cards for one contradiction of a grounded text, best first: [{card, family, principle,
    * position, score}] (drain.grounding.grounder.Grounder.cards and drain.grounding.cards.rank_cards). */
   rankCards(grounding, improving, worsening, constraints, { cause = null, k = 6, exclude = [] } = {}) {
-    const families = grounding.family !== null ? grounding.families : grounding.families.slice(0, 1);
+    const chosen = grounding.family !== null ? grounding.families : grounding.families.slice(0, 1);
+    // only families close to the best one (drain.grounding.grounder.FAMILY_WITHIN)
+    const families = chosen.filter((m) => m.score >= this.tuning.family_within * chosen[0].score);
     const cell = this.knowledge.principlesOf(improving, worsening);
     if (!cell.length) return [];
     const w = this.tuning.cards.weights;
