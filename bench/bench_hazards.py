@@ -1,6 +1,6 @@
 """The hazard check, by meaning and by rules, on the house library's hazard phrasings and look-alikes.
 
-By default it reports the *tune* split as the probe's threshold was set on it (five-fold cross-validation:
+By default it reports the *tune* split as the probe's thresholds were set on it (five-fold cross-validation:
 each phrasing and look-alike read by a probe fitted without it): recall per category and the share of tune
 look-alikes the probe flags beyond the rules. ``--held-out`` measures the held-out split instead, which no
 threshold or rule was set on: run it once, at the end, and report what it says.
@@ -74,14 +74,15 @@ def main() -> None:
     grounder = Grounder(knowledge)
     tuning = grounder.semantic_hazards.tuning
     severity = {name: rule.severity for name, rule in knowledge.hazards.rules.items()}
-    out: dict[str, object] = {"threshold": tuning.threshold, "library": grounder.library.digest,
+    out: dict[str, object] = {"thresholds": tuning.thresholds, "library": grounder.library.digest,
                               "probe": tuning.digest}
     out["tune_cross_validated"] = {"recall": tuning.tune_recall, "false_alarms": tuning.tune_false_alarms}
-    print(f"probe threshold {tuning.threshold}; tune split, cross-validated: look-alikes flagged beyond the "
-          f"rules {tuning.tune_false_alarms:.3f}")
-    print("| category | severity | tune recall (probe alone, cross-validated) |\n|---|---|---|")
+    print(f"probe thresholds {sorted(set(tuning.thresholds.values()))}; tune split, cross-validated: "
+          f"look-alikes flagged beyond the rules {tuning.tune_false_alarms:.3f}")
+    print("| category | severity | threshold | tune recall (probe alone, cross-validated) |\n|---|---|---|---|")
     for category in tuning.categories:
-        print(f"| {category} | {severity[category]} | {tuning.tune_recall.get(category)} |")
+        print(f"| {category} | {severity[category]} | {tuning.thresholds[category]} | "
+              f"{tuning.tune_recall.get(category)} |")
     if args.held_out:
         result = held_out(grounder, knowledge)
         out["held_out"] = result

@@ -49,7 +49,11 @@ def test_the_shipped_probe_was_fitted_on_the_library_as_it_is(grounder: Grounder
     digest = probe_inputs(grounder.library, grounder.index).digest
     shipped = read_tuning(grounder.library.folder / PROBE_FILE, digest)
     assert shipped is not None, "house/hazard_probe.npz is stale: run drain kb index"
-    assert 0.3 <= shipped.threshold < 1.0 and set(shipped.categories) == set(grounder.library.knowledge.hazards.rules)
+    rules = grounder.library.knowledge.hazards.rules
+    assert set(shipped.categories) == set(rules) and all(0.3 <= t < 1.0 for t in shipped.thresholds.values())
+    stop = {shipped.thresholds[c] for c in rules if rules[c].severity == "stop"}
+    caution = {shipped.thresholds[c] for c in rules if rules[c].severity != "stop"}
+    assert len(stop) == len(caution) == 1  # one bar for the stop categories, one for the cautions
     assert shipped.tune_false_alarms <= probe_module.FALSE_ALARM_BUDGET
 
 
@@ -73,4 +77,4 @@ def test_a_library_edited_since_is_refitted_once_and_cached(grounder: Grounder, 
     assert len(cached) == 1
     monkeypatch.setattr(probe_module, "tune", lambda *a: pytest.fail("refitted although cached"))
     again = load_tuning(grounder.library, grounder.index, cache_dir=tmp_path)
-    assert again.threshold == fitted.threshold and np.array_equal(again.probe.w, fitted.probe.w)
+    assert again.thresholds == fitted.thresholds and np.array_equal(again.probe.w, fitted.probe.w)

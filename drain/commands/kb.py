@@ -173,7 +173,8 @@ def index() -> None:
     console().print(f"wrote {path}: {len(texts)} texts ({vectors.embedded} embedded now), model {vectors.model}")
     tuning = tune(library, library_index(library, vectors.embedder, vectors))
     probe = write_tuning(library.folder / PROBE_FILE, tuning)
-    console().print(f"wrote {probe}: threshold {tuning.threshold}, cross-validated on the tune split: recall "
+    bars = sorted(set(tuning.thresholds.values()))
+    console().print(f"wrote {probe}: thresholds {bars}, cross-validated on the tune split: recall "
                     f"{sum(tuning.tune_recall.values()) / max(1, len(tuning.tune_recall)):.3f} (mean over "
                     f"categories), false alarms {tuning.tune_false_alarms:.3f}")
 

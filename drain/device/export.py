@@ -2,7 +2,7 @@
 
 Nothing here is written by hand a second time: the matrix, the parameters and principles, the separation
 principles, the constraints, the hazard rules, the stemmer's word lists, the house library's families,
-cards and cases, the library's vectors by kind, the hazard probe (weights and threshold), the ranking weights,
+cards and cases, the library's vectors by kind, the hazard probe (weights and thresholds), the ranking weights,
 the planner's defaults, the step prompts (the ``prompts/*.j2`` sources themselves) and the reply schemas
 all come from the modules that use them in Python. The page checks ``format`` and ``digest``.
 
@@ -155,7 +155,7 @@ def _tuning(grounder: Grounder) -> dict[str, Any]:
                   "order": list(pairs.SOURCES), "nearest_cases": pairs.NEAREST_CASES,
                   "nearest_cards": pairs.NEAREST_CARDS},
         "cards": {"weights": dict(cards.WEIGHTS), "fit": _fit_factors()},
-        "hazards": {"categories": list(tuning.categories), "threshold": tuning.threshold,
+        "hazards": {"categories": list(tuning.categories), "thresholds": dict(tuning.thresholds),
                     "weights": tuning.probe.w.T.astype(float).tolist(), "bias": tuning.probe.b.astype(float).tolist()},
     }
 

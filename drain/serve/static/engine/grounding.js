@@ -149,7 +149,7 @@ export class Grounder {
    * The hazard probe (drain.grounding.probe: softmax over the categories and "nothing dangerous") raises a
    * category at or above its threshold; the closest known situation of that category explains it. */
   similarHazards(query) {
-    const { categories, threshold, weights, bias } = this.tuning.hazards;
+    const { categories, thresholds, weights, bias } = this.tuning.hazards;
     const logits = weights.map((row, c) => {
       let sum = bias[c];
       for (let d = 0; d < row.length; d++) sum += row[d] * query[d];
@@ -163,7 +163,7 @@ export class Grounder {
     categories.forEach((category, c) => {
       const p = exps[c] / total;
       const rows = this.hazardRows.get(category) || [];
-      if (p < threshold || !rows.length) return;
+      if (p < thresholds[category] || !rows.length) return;
       let best = rows[0];
       for (const row of rows) if (scores[row] > scores[best]) best = row;
       found.push({ category, score: roundTo(scores[best], 3), similar_to: this.index.texts.hazard[best],
