@@ -153,7 +153,7 @@ def _tuning(grounder: Grounder) -> dict[str, Any]:
                      "close_call": families.CLOSE_CALL},
         "pairs": {"weights": dict(pairs.WEIGHTS), "sources": list(grounder.pair_sources),
                   "order": list(pairs.SOURCES), "nearest_cases": pairs.NEAREST_CASES,
-                  "nearest_cards": pairs.NEAREST_CARDS},
+                  "nearest_cards": pairs.NEAREST_CARDS, "cover": pairs.COVER},
         "cards": {"weights": dict(cards.WEIGHTS), "fit": _fit_factors()},
         "hazards": {"categories": list(tuning.categories), "thresholds": dict(tuning.thresholds),
                     "weights": tuning.probe.w.T.astype(float).tolist(), "bias": tuning.probe.b.astype(float).tolist()},

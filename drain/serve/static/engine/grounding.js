@@ -283,7 +283,32 @@ export class Grounder {
                    key: pair });
     }
     found.sort((a, b) => b.score - a.score || a.improving - b.improving || a.worsening - b.worsening);
-    return found.slice(0, k);
+    // each next pair also counts the relevant fixes its cell admits that the pairs before it did not
+    // (drain.grounding.pairs._covering); sums run over sorted card ids, as in Python
+    if (!t.sources.includes("card")) return found.slice(0, k);
+    const admits = new Map(found.map((c) => {
+      const cell = new Set(knowledge.principlesOf(c.improving, c.worsening));
+      return [c.key, new Set(bestCards.filter((id) => pool.get(id).principles.some((p) => cell.has(p.id))))];
+    }));
+    const sumOf = (ids) => [...ids].sort().reduce((sum, id) => sum + relevance.get(id), 0);
+    const union = new Set();
+    for (const ids of admits.values()) for (const id of ids) union.add(id);
+    const total = sumOf(union) || 1.0;
+    const chosen = [];
+    const covered = new Set();
+    const rest = [...found];
+    while (rest.length && chosen.length < k) {
+      let best = 0;
+      let bestValue = -Infinity;
+      rest.forEach((c, n) => {
+        const value = c.score + t.cover * sumOf([...admits.get(c.key)].filter((id) => !covered.has(id))) / total;
+        if (value > bestValue) { best = n; bestValue = value; }
+      });
+      const [pick] = rest.splice(best, 1);
+      chosen.push(pick);
+      for (const id of admits.get(pick.key)) covered.add(id);
+    }
+    return chosen;
   }
 
   // ------------------------------------------------------------------------------------ fix cards
