@@ -109,3 +109,21 @@ def test_dataset_cli(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr.decode()
     assert (tmp_path / "ds" / "train.jsonl").stat().st_size > 0
     assert "train examples" in (tmp_path / "ds" / "data_card.md").read_text()
+
+
+def test_a_weighted_step_is_repeated_and_recorded(tmp_path: Path) -> None:
+    gold = [ROOT / "training" / "example.jsonl"]
+    plain = build_dataset(tmp_path / "plain", gold_files=gold, knowledge=triz.load(), benchmark=BENCH, variants=0,
+                          max_cases=20)
+    heavy = build_dataset(tmp_path / "heavy", gold_files=gold, knowledge=triz.load(), benchmark=BENCH, variants=0,
+                          max_cases=20, weights={"contradict": 3})
+    assert heavy.card["by_step"]["contradict"] == 3 * plain.card["by_step"]["contradict"]
+    assert heavy.card["by_step"]["resolve"] == plain.card["by_step"]["resolve"]
+    assert heavy.card["settings"]["weights"] == {"contradict": 3}
+
+
+@pytest.mark.parametrize("weight", ["contradcit=2", "contradict=0", "contradict=two"])
+def test_a_bad_weight_is_one_line(tmp_path: Path, weight: str) -> None:
+    done = invoke_drain("dataset", "build", "-o", str(tmp_path / "ds"), "--weight", weight)
+    assert done.returncode != 0 and not (tmp_path / "ds").exists()
+    assert "--weight" in done.stderr.decode() and "Traceback" not in done.stderr.decode()

@@ -26,12 +26,15 @@ def build(
     max_cases: int | None = typer.Option(None, "--max-cases", min=1, help="Only this many library cases."),
     valid_share: float = typer.Option(0.08, "--valid-share", min=0.0, max=0.5, help="Records held out for loss."),
     seed: int = typer.Option(0, "--seed"),
+    weight: list[str] = typer.Option([], "--weight", metavar="NAME=N",
+                                     help="Repeat a step's or a source's training examples N times "
+                                          "(e.g. contradict=2, benchmark-train=3)."),
 ) -> None:
     """Build chat examples from the house library's cases, the gold annotations, re-phrasings and store exports."""
     import triz
     from drain.commands.output import console
     from drain.errors import InputError
-    from drain.training.dataset import build_dataset
+    from drain.training.dataset import build_dataset, parse_weights
 
     root = _checkout()
     gold_files = gold or sorted((root / "training").glob("gold_*.jsonl"))
@@ -40,7 +43,8 @@ def build(
     bench = benchmark or root / "bench" / "homeowner" / "cases.jsonl"
     result = build_dataset(out, gold_files=gold_files, knowledge=triz.load(),
                            benchmark=bench if bench.is_file() else None, exports=export, variants=variants,
-                           library_cases=library, max_cases=max_cases, valid_share=valid_share, seed=seed)
+                           library_cases=library, max_cases=max_cases, valid_share=valid_share, seed=seed,
+                           weights=parse_weights(weight))
     console().print(f"wrote {result.train} training and {result.valid} validation examples to {out} "
                     f"(data card: {out / 'data_card.md'})")
 

@@ -11,6 +11,9 @@ Sources:
   deepen), and ``variant``: neutral re-phrasings of them (frame, contradict).
 - ``store``: accepted and up-voted replies from the run store (``drain export``), with ``--export``.
 
+``--weight NAME=N`` repeats the training examples of a step (``contradict``) or a source
+(``benchmark-train``) N times, so a weak step gets more of the training; the data card records it.
+
 A gold answer the library did not offer is added to the offer (the last candidate makes way) and counted
 in the data card. The benchmark's dev and test problems never enter: the build fails if one does.
 """
@@ -39,7 +42,7 @@ from drain.training.gold import GoldRecord, read_gold
 from triz.house.checks import find_leaks
 from triz.knowledge import TrizKnowledge
 
-__all__ = ["BuildResult", "build_dataset", "leak_check", "reply_json"]
+__all__ = ["BuildResult", "build_dataset", "leak_check", "parse_weights", "reply_json", "weighted"]
 
 NEAR_DUPLICATE = 0.8  # content-word Jaccard at or above which two problems count as the same
 MOST_PAIRS = 2
@@ -61,6 +64,34 @@ def leak_check(training: Sequence[str], held_out: Sequence[str]) -> list[tuple[s
     """Pairs (training problem, held-out problem) that are the same or nearly the same."""
     found = find_leaks(dict(enumerate(training)), held_out, NEAR_DUPLICATE)  # type: ignore[arg-type]
     return [(training[index], original) for index, original, _ in found]  # type: ignore[index]
+
+
+STEPS = ("frame", "decompose", "contradict", "resolve", "deepen")
+SOURCES = ("library", "benchmark-train", "extra", "variant", "store")
+
+
+def parse_weights(items: Sequence[str]) -> dict[str, int]:
+    """``["contradict=2"]`` -> ``{"contradict": 2}``; a name that is no step or source, or a count that is not
+    a whole number from 1 to 10, is one error naming it.
+
+    >>> parse_weights(["contradict=2", "benchmark-train=3"])
+    {'contradict': 2, 'benchmark-train': 3}
+    """
+    weights: dict[str, int] = {}
+    for item in items:
+        name, _, count = item.partition("=")
+        if name not in STEPS + SOURCES:
+            raise InputError(f"--weight {item}: {name!r} is no step ({', '.join(STEPS)}) or source "
+                             f"({', '.join(SOURCES)})")
+        if not count.isdigit() or not 1 <= int(count) <= 10:
+            raise InputError(f"--weight {item}: the count must be a whole number from 1 to 10")
+        weights[name] = int(count)
+    return weights
+
+
+def weighted(rows: list[dict[str, Any]], weights: dict[str, int]) -> list[dict[str, Any]]:
+    """Each row repeated by the weights of its step and its source (multiplied; 1 when not named)."""
+    return [row for row in rows for _ in range(weights.get(row["step"], 1) * weights.get(row["source"], 1))]
 
 
 def _with_gold(offered: list[Any], is_gold: Any, added: list[Any], rng: random.Random) -> list[Any]:
@@ -194,7 +225,7 @@ def _held_out(benchmark: Path | None) -> list[str]:
 def build_dataset(out: Path, *, gold_files: Sequence[Path], knowledge: TrizKnowledge, benchmark: Path | None,
                   exports: Sequence[Path] = (), variants: int = 2, library_cases: bool = True,
                   max_cases: int | None = None, valid_share: float = 0.08, seed: int = 0,
-                  grounder: Any = None) -> BuildResult:
+                  grounder: Any = None, weights: dict[str, int] | None = None) -> BuildResult:
     """Write ``train.jsonl``, ``valid.jsonl`` and a data card under ``out``.
 
     ``max_cases``: use only that many of the library's cases (an even sample by id), for a quick build.
@@ -226,7 +257,7 @@ def build_dataset(out: Path, *, gold_files: Sequence[Path], knowledge: TrizKnowl
     builder.grounder.exclude_cases = frozenset()
     from_store, store_leaks = _store_examples(exports, held_out)
     store_examples = len(from_store)
-    train = _dedupe([*train, *from_store])
+    train = weighted(_dedupe([*train, *from_store]), weights or {})
     rng.shuffle(train)
     out.mkdir(parents=True, exist_ok=True)
     for name, rows in (("train.jsonl", train), ("valid.jsonl", valid)):
@@ -245,7 +276,7 @@ def build_dataset(out: Path, *, gold_files: Sequence[Path], knowledge: TrizKnowl
         "sha256": {name: hashlib.sha256((out / name).read_bytes()).hexdigest()
                    for name in ("train.jsonl", "valid.jsonl")},
         "settings": {"variants": variants, "library_cases": library_cases, "max_cases": max_cases,
-                     "valid_share": valid_share, "seed": seed},
+                     "valid_share": valid_share, "seed": seed, "weights": dict(weights or {})},
     }
     (out / "data_card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     (out / "data_card.md").write_text(_card_markdown(card), encoding="utf-8")
