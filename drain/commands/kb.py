@@ -171,7 +171,8 @@ def index() -> None:
     matrix = vectors.get(texts)
     path = write_vectors(shipped_path(), vectors.model, dict(zip(map(key_of, texts), matrix, strict=True)))
     console().print(f"wrote {path}: {len(texts)} texts ({vectors.embedded} embedded now), model {vectors.model}")
-    tuning = tune(library, library_index(library, vectors.embedder, vectors))
+    # the probe is fitted on the vectors as written (float16), as every later load reads them
+    tuning = tune(library, library_index(library, vectors.embedder, TextVectors(vectors.embedder)))
     probe = write_tuning(library.folder / PROBE_FILE, tuning)
     bars = sorted(set(tuning.thresholds.values()))
     console().print(f"wrote {probe}: thresholds {bars}, cross-validated on the tune split: recall "
