@@ -72,6 +72,7 @@ def test_the_probe_raises_what_the_rules_miss_and_keeps_look_alikes_calm(grounde
 def test_a_library_edited_since_is_refitted_once_and_cached(grounder: Grounder, tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(probe_module, "PROBE_FILE", "no-such-probe.npz")
+    monkeypatch.setattr(probe_module, "REPEATS", 1)  # one round of the cross-validation is enough here
     fitted = load_tuning(grounder.library, grounder.index, cache_dir=tmp_path)
     cached = list((tmp_path / "probe").glob("hazard-probe-*.npz"))
     assert len(cached) == 1

@@ -7,8 +7,9 @@ hazard is shown with the known situation of that category closest to the text (`
 cosine similarity (``score``), so a homeowner sees why.
 
 There are two thresholds, one for the stop-severity categories and one for the cautions, set from the
-*tune* split alone by five-fold cross-validation: each fold's phrasings and look-alikes are read by a probe
-fitted without them, and the pair chosen is the one with the most recall on the phrasings (the stop
+*tune* split alone by five-fold cross-validation, repeated three times with folds drawn from a hash of each
+text (so an edit elsewhere never reshuffles them): each fold's phrasings and look-alikes are read by a
+probe fitted without them, and the pair chosen is the one with the most recall on the phrasings (the stop
 categories' recall plus the overall recall) for which the look-alikes it flags beyond those the rules
 already flag stay within :data:`FALSE_ALARM_BUDGET` (the rules' own alarms are the rules' to fix). On the
 tune split a lower bar for the stop categories gained them 8 points of recall at no loss overall.
@@ -20,6 +21,7 @@ edit ``drain kb index`` rewrites it (until then it is refitted in-process, once,
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +42,7 @@ __all__ = ["PROBE_FILE", "HazardTuning", "SemanticHazards", "SimilarHazard", "pr
 FALSE_ALARM_BUDGET = 0.03  # the share of tune look-alikes the probe may flag beyond those the rules flag
 THRESHOLDS = tuple(round(0.30 + 0.01 * n, 2) for n in range(70))
 FOLDS = 5
+REPEATS = 3  # cross-validation repeated with differently salted folds: one split's luck moved a bar by 0.08
 PROBE_FILE = "hazard_probe.npz"
 
 
@@ -77,6 +80,7 @@ class ProbeInputs:
     lookalike: np.ndarray  # bool per row
     rule_alarm: np.ndarray  # bool per row: the rules flag this look-alike
     digest: str
+    texts: list[str]
 
 
 def probe_inputs(library: HouseLibrary, index: LibraryIndex) -> ProbeInputs:
@@ -94,10 +98,11 @@ def probe_inputs(library: HouseLibrary, index: LibraryIndex) -> ProbeInputs:
     rule_alarm = np.array([False] * len(hazard) + alarms + [False] * len(cases))
     rules = library.knowledge.hazards.rules
     severity = [rules[c].severity if c in rules else "stop" for c in categories]
-    settings = json.dumps([categories, severity, CASE_WEIGHT, STEPS, RATE, L2, FOLDS, FALSE_ALARM_BUDGET,
-                           THRESHOLDS])
+    settings = json.dumps(["text-hash folds", REPEATS, categories, severity, CASE_WEIGHT, STEPS, RATE, L2,
+                           FOLDS, FALSE_ALARM_BUDGET, THRESHOLDS])
     digest = probe_digest(vectors, labels, rule_alarm, settings)
-    return ProbeInputs(vectors, labels, weights, categories, lookalike, rule_alarm, digest)
+    texts = [*index.texts["hazard"], *index.texts["lookalike"], *index.texts["case"]]
+    return ProbeInputs(vectors, labels, weights, categories, lookalike, rule_alarm, digest, texts)
 
 
 def _fit(inputs: ProbeInputs, rows: np.ndarray) -> Softmax:
@@ -106,49 +111,46 @@ def _fit(inputs: ProbeInputs, rows: np.ndarray) -> Softmax:
     return fit_softmax(inputs.vectors[rows], labels, weights, classes=len(inputs.categories) + 1)
 
 
-def _folds(inputs: ProbeInputs) -> np.ndarray:
-    """A fold number for every phrasing and look-alike (-1 for cases: always fitted on), by class."""
-    folds = np.full(len(inputs.labels), -1)
-    order = np.random.default_rng(0).permutation(len(inputs.labels))
-    seen: dict[int, int] = {}
+def _folds(inputs: ProbeInputs, repeat: int) -> np.ndarray:
+    """A fold number for every phrasing and look-alike (-1 for cases: always fitted on), from a hash of its
+    text and the repeat, so that adding or editing a row never moves the others to another fold."""
     case = ~inputs.lookalike & (inputs.labels == len(inputs.categories))
-    for row in order:
-        if case[row]:
-            continue
-        label = int(inputs.labels[row])
-        folds[row] = seen.get(label, 0) % FOLDS
-        seen[label] = seen.get(label, 0) + 1
-    return folds
+    salt = f"{repeat}:"
+    return np.array([-1 if case[n] else int(hashlib.sha1((salt + text).encode("utf-8")).hexdigest()[:8], 16) % FOLDS
+                     for n, text in enumerate(inputs.texts)])
 
 
-def _choose(inputs: ProbeInputs, held: np.ndarray, folds: np.ndarray,
+def _choose(inputs: ProbeInputs, helds: list[np.ndarray],
             stop: np.ndarray) -> tuple[np.ndarray, dict[str, float], float]:
     """A threshold per category (one for stop categories, one for cautions): the pair with the most
-    cross-validated recall within the false-alarm budget. ``stop``: a bool per category."""
+    cross-validated recall, averaged over the repeats, within the false-alarm budget. ``helds``: each
+    repeat's held-out probabilities of every row; ``stop``: a bool per category."""
     none = len(inputs.categories)
-    phrasings = (folds >= 0) & (inputs.labels < none)
-    looks = (folds >= 0) & inputs.lookalike
+    phrasings = inputs.labels < none
+    looks = inputs.lookalike
     labels = inputs.labels[phrasings]
-    own = held[phrasings, labels]
-    look_rows = held[looks, :none]
+    owns = [held[phrasings, labels] for held in helds]
+    look_rows = [held[looks, :none] for held in helds]
     fresh = ~inputs.rule_alarm[looks]
+    stopped = stop[labels]
     grid = np.array(THRESHOLDS)
     best: tuple[float, np.ndarray, float] | None = None
     for stop_bar in grid:
         for caution_bar in grid:
             bars = np.where(stop, stop_bar, caution_bar)
-            rate = float(((look_rows >= bars).any(axis=1) & fresh).mean()) if looks.any() else 0.0
+            rate = float(np.mean([((rows >= bars).any(axis=1) & fresh).mean() for rows in look_rows])) \
+                if looks.any() else 0.0
             if rate > FALSE_ALARM_BUDGET:
                 continue
-            hit = own >= bars[labels]
-            gain = float(hit[stop[labels]].mean() if stop[labels].any() else 0.0) + float(hit.mean())
+            hits = [own >= bars[labels] for own in owns]
+            gain = float(np.mean([(hit[stopped].mean() if stopped.any() else 0.0) + hit.mean() for hit in hits]))
             if best is None or gain > best[0] + 1e-12:
                 best = (gain, bars, rate)
     if best is None:  # nothing keeps within the budget: raise nothing by similarity
         return np.full(none, 2.0), {}, 0.0
     _, bars, rate = best
-    per = {c: round(float((own[labels == n] >= bars[n]).mean()), 3) for n, c in enumerate(inputs.categories)
-           if (labels == n).any()}
+    per = {c: round(float(np.mean([(own[labels == n] >= bars[n]).mean() for own in owns])), 3)
+           for n, c in enumerate(inputs.categories) if (labels == n).any()}
     return bars, per, round(rate, 4)
 
 
@@ -160,13 +162,16 @@ def tune(library: HouseLibrary, index: LibraryIndex) -> HazardTuning:
                                         np.zeros(1, np.float32)), {}, inputs.digest)
     rules = library.knowledge.hazards.rules
     stop = np.array([rules[c].severity == "stop" if c in rules else True for c in inputs.categories])
-    folds = _folds(inputs)
-    held = np.zeros((len(inputs.labels), len(inputs.categories) + 1))
-    for fold in range(FOLDS):
-        probe = _fit(inputs, np.flatnonzero(folds != fold))
-        rows = np.flatnonzero(folds == fold)
-        held[rows] = probe.probabilities(inputs.vectors[rows])
-    bars, per, rate = _choose(inputs, held, folds, stop)
+    helds = []
+    for repeat in range(REPEATS):
+        folds = _folds(inputs, repeat)
+        held = np.zeros((len(inputs.labels), len(inputs.categories) + 1))
+        for fold in range(FOLDS):
+            probe = _fit(inputs, np.flatnonzero(folds != fold))
+            rows = np.flatnonzero(folds == fold)
+            held[rows] = probe.probabilities(inputs.vectors[rows])
+        helds.append(held)
+    bars, per, rate = _choose(inputs, helds, stop)
     probe = _fit(inputs, np.arange(len(inputs.labels)))
     thresholds = {c: float(bars[n]) for n, c in enumerate(inputs.categories)}
     return HazardTuning(inputs.categories, probe, thresholds, inputs.digest, per, rate)
