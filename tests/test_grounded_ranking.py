@@ -1,0 +1,49 @@
+"""Two ranking rules of grounded solving: cards only from families close to the best match, and candidate
+contradictions ordered so each next one opens fixes the ones before it did not."""
+
+from __future__ import annotations
+
+import pytest
+
+import triz
+from drain.grounding import grounder as grounder_module
+from drain.grounding.grounder import Grounder, shared_grounder
+from drain.grounding.pairs import PairCandidate, _covering
+from drain.schema import Constraints
+
+
+@pytest.fixture(scope="module")
+def grounder() -> Grounder:
+    return shared_grounder(triz.load())
+
+
+def _pair(i: int, w: int, score: float) -> PairCandidate:
+    return PairCandidate(i, w, score, "", ("family",))
+
+
+def test_a_pair_that_opens_new_fixes_goes_before_a_slightly_better_one_that_repeats_them() -> None:
+    found = [_pair(30, 32, 3.0), _pair(30, 25, 2.95), _pair(39, 36, 2.9)]
+    admits = {"30x32": {"a", "b"}, "30x25": {"a", "b"}, "39x36": {"c"}}
+    relevance = {"a": 0.9, "b": 0.8, "c": 0.7}
+    assert [c.key for c in _covering(found, admits, relevance, k=3)] == ["30x32", "39x36", "30x25"]
+    # far apart in score, the better pair keeps its place whatever its cell opens
+    found = [_pair(30, 32, 3.0), _pair(30, 25, 2.5), _pair(39, 36, 1.0)]
+    assert [c.key for c in _covering(found, admits, relevance, k=2)] == ["30x32", "30x25"]
+
+
+def test_cards_come_only_from_families_close_to_the_best_match(grounder: Grounder,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    grounding = grounder.ground("leaking basement on budget")
+    top, *others = grounding.families
+    far = [m.family.id for m in others if m.score < grounder_module.FAMILY_WITHIN * top.score]
+    assert far, "the test needs a matched family far from the best one"
+
+    def families_of(within: float) -> set[str]:
+        monkeypatch.setattr(grounder_module, "FAMILY_WITHIN", within)
+        found = set()
+        for c in top.family.contradictions:
+            found |= {o.family for o in grounder.cards(grounding, c.improving, c.worsening, Constraints(), k=20)}
+        return found
+
+    assert not families_of(0.9) & set(far)
+    assert families_of(0.0) & set(far)  # with no bar, the far family's cards come back
