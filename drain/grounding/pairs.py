@@ -122,11 +122,12 @@ def candidate_pairs(knowledge: TrizKnowledge, library: HouseLibrary, index: Libr
     best_cards = sorted(relevance, key=lambda ident: -relevance[ident])[:NEAREST_CARDS]
     evidence["gloss"] = _gloss_evidence(knowledge, index, query, text)
     candidates_so_far = set().union(*(evidence[name] for name in SOURCES if name != "card" and name in sources))
-    for pair in candidates_so_far:  # how relevant the best fix is that this pair's cell lets through
+    admits: dict[tuple[int, int], set[str]] = {}  # the best fixes each pair's cell lets through
+    for pair in candidates_so_far:
         cell = set(knowledge.matrix.principles_of(*pair))
-        admitted = [relevance[ident] for ident in best_cards if cell & set(pool[ident].principle_ids)]
-        if admitted:
-            evidence["card"][pair] = max(admitted)
+        admits[pair] = {ident for ident in best_cards if cell & set(pool[ident].principle_ids)}
+        if admits[pair]:  # how relevant the best fix is that this pair's cell lets through
+            evidence["card"][pair] = max(relevance[ident] for ident in admits[pair])
     combined: dict[tuple[int, int], float] = defaultdict(float)
     origin: dict[tuple[int, int], list[str]] = defaultdict(list)
     for name in SOURCES:
@@ -144,10 +145,7 @@ def candidate_pairs(knowledge: TrizKnowledge, library: HouseLibrary, index: Libr
     found.sort(key=lambda c: (-c.score, c.improving, c.worsening))
     if "card" not in sources:
         return found[:k]
-    admits = {c.key: {ident for ident in best_cards
-                      if set(knowledge.matrix.principles_of(c.improving, c.worsening)) & set(pool[ident].principle_ids)}
-              for c in found}
-    return _covering(found, admits, relevance, k)
+    return _covering(found, {c.key: admits[(c.improving, c.worsening)] for c in found}, relevance, k)
 
 
 def _covering(found: list[PairCandidate], admits: dict[str, set[str]], relevance: dict[str, float],

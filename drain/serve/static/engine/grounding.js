@@ -253,11 +253,12 @@ export class Grounder {
     for (const name of t.order) {
       if (name !== "card" && t.sources.includes(name)) for (const pair of evidence[name].keys()) soFar.add(pair);
     }
+    const admits = new Map();  // the best fixes each pair's cell lets through
     for (const pair of soFar) {
       const [i, w] = pair.split("x").map(Number);
       const cell = new Set(knowledge.principlesOf(i, w));
-      const admitted = bestCards.filter((id) => pool.get(id).principles.some((p) => cell.has(p.id)))
-        .map((id) => relevance.get(id));
+      admits.set(pair, new Set(bestCards.filter((id) => pool.get(id).principles.some((p) => cell.has(p.id)))));
+      const admitted = [...admits.get(pair)].map((id) => relevance.get(id));
       if (admitted.length) evidence.card.set(pair, Math.max(...admitted));
     }
     const combined = new Map();
@@ -286,10 +287,6 @@ export class Grounder {
     // each next pair also counts the relevant fixes its cell admits that the pairs before it did not
     // (drain.grounding.pairs._covering); sums run over sorted card ids, as in Python
     if (!t.sources.includes("card")) return found.slice(0, k);
-    const admits = new Map(found.map((c) => {
-      const cell = new Set(knowledge.principlesOf(c.improving, c.worsening));
-      return [c.key, new Set(bestCards.filter((id) => pool.get(id).principles.some((p) => cell.has(p.id))))];
-    }));
     const sumOf = (ids) => [...ids].sort().reduce((sum, id) => sum + relevance.get(id), 0);
     const union = new Set();
     for (const ids of admits.values()) for (const id of ids) union.add(id);
