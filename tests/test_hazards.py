@@ -136,6 +136,7 @@ TOGETHER_DANGERS = [
     ("the wood stove came with the house and nobody knows if it was ever swept", "chimney_flue"),
     ("I poured pool acid straight from the jug onto the patio", "chemicals"),
     ("the balcony on the second floor sways when people stand on it", "deck_balcony"),
+    ("the fire alarm went off in the middle of the night and we can't find why", "fire"),
 ]
 TOGETHER_ORDINARY = [  # one of the words, or both far apart or in another sense
     "the panel on the dishwasher is cracked",
@@ -148,6 +149,8 @@ TOGETHER_ORDINARY = [  # one of the words, or both far apart or in another sense
     "old clawfoot tub, slow drain, afraid to scratch it with a snake",
     "air is leaking in around the outlets on the outside wall",
     "underground gutter drain is clogged, how do I clear it",
+    "our smoke detector keeps going off when we cook",
+    "the smoke alarm goes off every time I make toast",
 ]
 
 
