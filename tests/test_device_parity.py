@@ -80,8 +80,15 @@ def test_reply_validation_matches(both: tuple[dict[str, Any], dict[str, Any]]) -
     assert {error is None for *_, error in python["replies"]} == {True, False}
 
 
-@pytest.mark.parametrize("field", ["rule_hazards", "similar_hazards", "families", "close_call", "causes", "pairs",
-                                   "cells", "cards"])
+def test_word_vectors_match(both: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    """The hazard probe's word features: the same tokens hashed to the same places, the same float32 value."""
+    python, javascript = both
+    assert javascript["words"] == python["words"]
+    assert any(len(places) > 4 for _, places, _ in python["words"]) and ["   ", [], 0.0] in python["words"]
+
+
+@pytest.mark.parametrize("field", ["rule_hazards", "similar_hazards", "probabilities", "families", "close_call",
+                                   "causes", "pairs", "cells", "cards"])
 def test_each_reading_matches(both: tuple[dict[str, Any], dict[str, Any]], field: str) -> None:
     python, javascript = both
     assert [c["problem"] for c in javascript["cases"]] == [c["problem"] for c in python["cases"]]

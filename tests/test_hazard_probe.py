@@ -10,8 +10,9 @@ import pytest
 import triz
 from drain.grounding import hazards as probe_module
 from drain.grounding.grounder import Grounder, shared_grounder
-from drain.grounding.hazards import PROBE_FILE, load_tuning, probe_inputs, read_tuning
+from drain.grounding.hazards import PROBE_FILE, features, load_tuning, probe_inputs, read_tuning
 from drain.grounding.probe import class_balanced, fit_softmax
+from drain.grounding.words import DIMENSIONS, tokens, word_vector
 from drain.steps.tree import hazards_of
 
 
@@ -35,6 +36,33 @@ def test_the_fit_is_deterministic_and_separates_classes() -> None:
     assert np.array_equal(first.w, second.w) and np.array_equal(first.b, second.b)
     assert (first.probabilities(x).argmax(axis=1) == y).mean() >= 0.95
     assert first.probabilities(x[0]).shape == (3,) and abs(first.probabilities(x[0]).sum() - 1) < 1e-9
+
+
+def test_word_features_are_stemmed_words_and_pairs_hashed_to_a_unit_vector() -> None:
+    assert tokens("Sparks!! SPARKING, sparked") == ["spark", "spark", "spark", "spark spark", "spark spark"]
+    assert tokens("the gas is on") == ["the", "gas", "is", "on", "the gas", "gas is", "is on"]  # "is" too short
+    v = word_vector("Sparks!! SPARKING, sparked")
+    assert v.shape == (DIMENSIONS,) and int((v > 0).sum()) == 2 and abs(float(v @ v) - 1) < 1e-6
+    assert not word_vector("  ¿? ").any() and not word_vector("").any()
+    assert float(word_vector("gas smell") @ word_vector("smell gas")) < 0.99  # the pairs keep some order
+
+
+def test_the_word_columns_fitted_in_float32_give_the_float64_fit() -> None:
+    rng = np.random.default_rng(3)
+    x = np.hstack([rng.standard_normal((200, 6)), (rng.random((200, 40)) < 0.1) * 0.4]).astype(np.float32)
+    y, w = rng.integers(0, 3, 200), np.ones(200)
+    wide, mixed = (fit_softmax(x, y, w, classes=3, steps=60, float32_from=cut) for cut in (None, 6))
+    assert np.allclose(wide.probabilities(x), mixed.probabilities(x), atol=1e-3)
+    assert np.array_equal(mixed.w, fit_softmax(x, y, w, classes=3, steps=60, float32_from=6).w)  # deterministic
+
+
+def test_the_probe_reads_the_words_as_well_as_the_meaning(grounder: Grounder) -> None:
+    text = "the breaker buzzes and the cover feels hot"
+    vector = grounder.embed(text)
+    probe = grounder.semantic_hazards.tuning.probe
+    with_words, without = probe.probabilities(features(np.vstack([vector, vector]), [text, ""]))
+    electrical = grounder.semantic_hazards.tuning.categories.index("electrical")
+    assert with_words[electrical] > without[electrical] + 0.1
 
 
 def test_every_class_weighs_the_same_in_total() -> None:
@@ -72,7 +100,8 @@ def test_the_probe_raises_what_the_rules_miss_and_keeps_look_alikes_calm(grounde
 def test_a_library_edited_since_is_refitted_once_and_cached(grounder: Grounder, tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(probe_module, "PROBE_FILE", "no-such-probe.npz")
-    monkeypatch.setattr(probe_module, "REPEATS", 1)  # one round of the cross-validation is enough here
+    monkeypatch.setattr(probe_module, "REPEATS", 1)  # one round of two folds is enough here
+    monkeypatch.setattr(probe_module, "FOLDS", 2)
     fitted = load_tuning(grounder.library, grounder.index, cache_dir=tmp_path)
     cached = list((tmp_path / "probe").glob("hazard-probe-*.npz"))
     assert len(cached) == 1

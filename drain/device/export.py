@@ -12,13 +12,14 @@ Two files: ``drain-device.json`` (the data, with an index of the vectors: kinds,
 
 >>> export = build_export()
 >>> export.data["format"], export.data["index"]["dimension"]
-(1, 384)
+(2, 384)
 >>> len(export.vectors) == 2 * export.data["index"]["dimension"] * export.data["index"]["rows"]
 True
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from dataclasses import asdict, dataclass
@@ -32,12 +33,13 @@ from drain.files import replacing
 
 if TYPE_CHECKING:
     from drain.grounding.grounder import Grounder
+    from drain.grounding.hazards import HazardTuning
     from drain.prompts import PromptLibrary
     from triz.knowledge import TrizKnowledge
 
 __all__ = ["DATA_FILE", "FORMAT", "MODEL_STEPS", "VECTORS_FILE", "DeviceExport", "build_export", "write_export"]
 
-FORMAT = 1  # bump when the page must read the data differently
+FORMAT = 2  # bump when the page must read the data differently
 DATA_FILE = "drain-device.json"
 VECTORS_FILE = "drain-vectors.f16"
 MODEL_STEPS = ("frame", "contradict", "resolve")  # the steps the phone asks its model (decompose and deepen stay
@@ -155,9 +157,21 @@ def _tuning(grounder: Grounder) -> dict[str, Any]:
                   "order": list(pairs.SOURCES), "nearest_cases": pairs.NEAREST_CASES,
                   "nearest_cards": pairs.NEAREST_CARDS, "cover": pairs.COVER},
         "cards": {"weights": dict(cards.WEIGHTS), "fit": _fit_factors()},
-        "hazards": {"categories": list(tuning.categories), "thresholds": dict(tuning.thresholds),
-                    "weights": tuning.probe.w.T.astype(float).tolist(), "bias": tuning.probe.b.astype(float).tolist()},
+        "hazards": _probe(tuning),
     }
+
+
+def _probe(tuning: HazardTuning) -> dict[str, Any]:
+    """The hazard probe for the phone: its weights as base64 float16 (one row per class), its bias, its
+    thresholds and the word settings (drain.grounding.words)."""
+    from drain.grounding import hazards, words
+
+    rows = np.ascontiguousarray(tuning.probe.w.T).astype("<f2")
+    return {"categories": list(tuning.categories), "thresholds": dict(tuning.thresholds),
+            "weights_f16": base64.b64encode(rows.tobytes()).decode("ascii"), "shape": list(rows.shape),
+            "bias": tuning.probe.b.astype(float).tolist(),
+            "words": {"pattern": words.WORD.pattern, "suffixes": list(words.SUFFIXES),
+                      "dimensions": words.DIMENSIONS, "weight": hazards.WORD_WEIGHT}}
 
 
 def _steps(prompts: PromptLibrary) -> dict[str, Any]:

@@ -110,11 +110,11 @@ class Grounder:
             families.insert(0, FamilyMatch(chosen, max(top, 1.0), chosen.says[0], {"chosen": 1.0}))
             close = False
         causes = match_causes(self.index, query, families[0].family) if families else []
-        return Grounding(text, query, families, causes, self.semantic_hazards.check(query), close)
+        return Grounding(text, query, families, causes, self.semantic_hazards.check(query, text), close)
 
     def hazards(self, text: str) -> list[SimilarHazard]:
         """Hazard categories raised by similarity for one text (a part, an idea)."""
-        return self.semantic_hazards.check(self.embed(text))
+        return self.semantic_hazards.check(self.embed(text), text)
 
     def pairs(self, grounding: Grounding, k: int = 6) -> list[PairCandidate]:
         """Candidate contradictions for a grounded text, best first."""

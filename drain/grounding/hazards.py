@@ -2,7 +2,8 @@
 
 The rules of ``matrix/hazards.toml`` stay the floor (nothing they flag is ever cleared); this check adds a
 category when the hazard probe (:mod:`drain.grounding.probe`, a softmax over the categories and "nothing
-dangerous", fitted on the library's tune rows) gives it a probability of at least its threshold. The
+dangerous", fitted on the library's tune rows) gives it a probability of at least its threshold. The probe
+reads each text twice: its sentence vector and the words it uses (:mod:`drain.grounding.words`). The
 hazard is shown with the known situation of that category closest to the text (``similar_to``) and its
 cosine similarity (``score``), so a homeowner sees why.
 
@@ -31,6 +32,7 @@ import numpy as np
 
 from drain.files import replacing
 from drain.grounding.probe import CASE_WEIGHT, L2, RATE, STEPS, Softmax, class_balanced, fit_softmax, probe_digest
+from drain.grounding.words import DIMENSIONS, word_vectors
 
 if TYPE_CHECKING:
     from drain.grounding.index import LibraryIndex
@@ -44,6 +46,7 @@ THRESHOLDS = tuple(round(0.30 + 0.01 * n, 2) for n in range(70))
 FOLDS = 5
 REPEATS = 3  # cross-validation repeated with differently salted folds: one split's luck moved a bar by 0.08
 PROBE_FILE = "hazard_probe.npz"
+WORD_WEIGHT = 1.5  # the word vector's scale beside the unit sentence vector (cross-validated: 1, 1.5, 2)
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,8 @@ class HazardTuning:
 
 @dataclass(frozen=True)
 class ProbeInputs:
-    """What the probe is fitted on: vectors, class labels, weights, and which rows are look-alikes."""
+    """What the probe is fitted on: features (:func:`features`), class labels, weights, and which rows are
+    look-alikes."""
 
     vectors: np.ndarray
     labels: np.ndarray
@@ -83,13 +87,23 @@ class ProbeInputs:
     texts: list[str]
 
 
+def features(vectors: np.ndarray, texts: list[str]) -> np.ndarray:
+    """What the probe reads of each text: its sentence vector, then its word vector times :data:`WORD_WEIGHT`.
+
+    >>> features(np.ones((1, 2), np.float32), ["gas smell"]).shape
+    (1, 4098)
+    """
+    return np.hstack([np.atleast_2d(vectors).astype(np.float32), np.float32(WORD_WEIGHT) * word_vectors(texts)])
+
+
 def probe_inputs(library: HouseLibrary, index: LibraryIndex) -> ProbeInputs:
     """The tune rows of ``index`` as the probe's training set (phrasings, look-alikes, then cases)."""
     keys = index.keys["hazard"]
     categories = sorted(set(keys))
     none = len(categories)
     hazard, looks, cases = index.vectors["hazard"], index.vectors["lookalike"], index.vectors["case"]
-    vectors = np.vstack([hazard, looks, cases]).astype(np.float32)
+    texts = [*index.texts["hazard"], *index.texts["lookalike"], *index.texts["case"]]
+    vectors = features(np.vstack([hazard, looks, cases]), texts)
     labels = np.array([categories.index(k) for k in keys] + [none] * (len(looks) + len(cases)), dtype=np.int64)
     weights = np.array([1.0] * (len(hazard) + len(looks)) + [CASE_WEIGHT] * len(cases))
     lookalike = np.array([False] * len(hazard) + [True] * len(looks) + [False] * len(cases))
@@ -98,17 +112,18 @@ def probe_inputs(library: HouseLibrary, index: LibraryIndex) -> ProbeInputs:
     rule_alarm = np.array([False] * len(hazard) + alarms + [False] * len(cases))
     rules = library.knowledge.hazards.rules
     severity = [rules[c].severity if c in rules else "stop" for c in categories]
-    settings = json.dumps(["text-hash folds", REPEATS, categories, severity, CASE_WEIGHT, STEPS, RATE, L2,
+    settings = json.dumps(["text-hash folds", "words: crc32, stems, pairs", DIMENSIONS, WORD_WEIGHT, "float16 w",
+                           REPEATS, categories, severity, CASE_WEIGHT, STEPS, RATE, L2,
                            FOLDS, FALSE_ALARM_BUDGET, THRESHOLDS])
     digest = probe_digest(vectors, labels, rule_alarm, settings)
-    texts = [*index.texts["hazard"], *index.texts["lookalike"], *index.texts["case"]]
     return ProbeInputs(vectors, labels, weights, categories, lookalike, rule_alarm, digest, texts)
 
 
 def _fit(inputs: ProbeInputs, rows: np.ndarray) -> Softmax:
     labels = inputs.labels[rows]
     weights = class_balanced(labels, inputs.weights[rows])
-    return fit_softmax(inputs.vectors[rows], labels, weights, classes=len(inputs.categories) + 1)
+    return fit_softmax(inputs.vectors[rows], labels, weights, classes=len(inputs.categories) + 1,
+                       float32_from=inputs.vectors.shape[1] - DIMENSIONS)
 
 
 def _folds(inputs: ProbeInputs, repeat: int) -> np.ndarray:
@@ -158,7 +173,7 @@ def tune(library: HouseLibrary, index: LibraryIndex) -> HazardTuning:
     """Fit the probe on the tune rows and set its threshold by cross-validation (see the module's docstring)."""
     inputs = probe_inputs(library, index)
     if not inputs.categories:
-        return HazardTuning([], Softmax(np.zeros((index.vectors["case"].shape[1], 1), np.float32),
+        return HazardTuning([], Softmax(np.zeros((index.vectors["case"].shape[1] + DIMENSIONS, 1), np.float32),
                                         np.zeros(1, np.float32)), {}, inputs.digest)
     rules = library.knowledge.hazards.rules
     stop = np.array([rules[c].severity == "stop" if c in rules else True for c in inputs.categories])
@@ -172,7 +187,8 @@ def tune(library: HouseLibrary, index: LibraryIndex) -> HazardTuning:
             held[rows] = probe.probabilities(inputs.vectors[rows])
         helds.append(held)
     bars, per, rate = _choose(inputs, helds, stop)
-    probe = _fit(inputs, np.arange(len(inputs.labels)))
+    fitted = _fit(inputs, np.arange(len(inputs.labels)))
+    probe = Softmax(fitted.w.astype(np.float16).astype(np.float32), fitted.b)  # as shipped: float16 weights
     thresholds = {c: float(bars[n]) for n, c in enumerate(inputs.categories)}
     return HazardTuning(inputs.categories, probe, thresholds, inputs.digest, per, rate)
 
@@ -182,7 +198,7 @@ def write_tuning(path: Path, tuning: HazardTuning) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with replacing(path, suffix=".part.npz") as temporary:
         np.savez(temporary, digest=np.array(tuning.digest), categories=np.array(tuning.categories),
-                 w=tuning.probe.w, b=tuning.probe.b,
+                 w=tuning.probe.w.astype(np.float16), b=tuning.probe.b,
                  thresholds=np.array([tuning.thresholds[c] for c in tuning.categories]),
                  report=np.array(json.dumps({"tune_recall": tuning.tune_recall,
                                              "tune_false_alarms": tuning.tune_false_alarms})))
@@ -200,7 +216,8 @@ def read_tuning(path: Path, digest: str) -> HazardTuning | None:
             report = json.loads(str(data["report"]))
             categories = [str(c) for c in data["categories"]]
             thresholds = dict(zip(categories, map(float, data["thresholds"]), strict=True))
-            return HazardTuning(categories, Softmax(data["w"], data["b"]), thresholds, digest,
+            probe = Softmax(data["w"].astype(np.float32), data["b"])
+            return HazardTuning(categories, probe, thresholds, digest,
                                 report["tune_recall"], report["tune_false_alarms"])
     except (OSError, KeyError, ValueError):
         return None  # a damaged file is refitted, never trusted
@@ -231,12 +248,12 @@ class SemanticHazards:
         keys = index.keys["hazard"]
         self._rows = {c: np.array([i for i, k in enumerate(keys) if k == c]) for c in self.tuning.categories}
 
-    def check(self, query: np.ndarray) -> list[SimilarHazard]:
-        """The categories a query vector raises, most probable first."""
+    def check(self, query: np.ndarray, text: str) -> list[SimilarHazard]:
+        """The categories a text (its vector ``query``) raises, most probable first."""
         tuning = self.tuning
         if not tuning.categories:
             return []
-        p = tuning.probe.probabilities(np.asarray(query, dtype=np.float32))
+        p = tuning.probe.probabilities(features(np.asarray(query, dtype=np.float32), [text]))[0]
         scores = self.index.scores("hazard", query)
         found = []
         for n, category in enumerate(tuning.categories):

@@ -5,10 +5,11 @@
 // model as tests/device_fixtures.py. Prints one JSON object: what JavaScript found, case by case.
 import { readFileSync } from "node:fs";
 import { Grounder, LibraryIndex } from "../../drain/serve/static/engine/grounding.js";
-import { Knowledge } from "../../drain/serve/static/engine/knowledge.js";
+import { Knowledge, roundTo } from "../../drain/serve/static/engine/knowledge.js";
 import { DevicePlanner } from "../../drain/serve/static/engine/planner.js";
 import { ProblemChecks } from "../../drain/serve/static/engine/problem.js";
 import { schemaFor, validateReply } from "../../drain/serve/static/engine/replies.js";
+import { wordVector } from "../../drain/serve/static/engine/words.js";
 
 const [folder, fixturesPath] = process.argv.slice(2);
 const data = JSON.parse(readFileSync(`${folder}/drain-device.json`, "utf-8"));
@@ -55,7 +56,11 @@ const scripted = {
 
 const index = new LibraryIndex(data.index, vectors);
 const knowledge = new Knowledge(data);
-const out = { digest: data.digest, checks: [], rules: [], constraints: [], replies: [], cases: [] };
+const out = { digest: data.digest, checks: [], rules: [], constraints: [], replies: [], cases: [], words: [] };
+for (const [text] of fixtures.words) {
+  const { indices, value } = wordVector(text, data.tuning.hazards.words);
+  out.words.push([text, [...indices].sort((a, b) => a - b), Math.fround(value)]);
+}
 const problemChecks = new ProblemChecks(data.problem);
 for (const [text] of fixtures.checks) {
   try {
@@ -99,7 +104,8 @@ for (const fixture of fixtures.cases) {
     problem: fixture.problem,
     missing_vectors: missing,
     rule_hazards: knowledge.checkHazards(fixture.problem).map((h) => h.category),
-    similar_hazards: grounding.hazards.map((h) => [h.category, h.score, h.similar_to]),
+    similar_hazards: grounding.hazards.map((h) => [h.category, h.score, h.similar_to, h.probability]),
+    probabilities: grounder.hazardProbabilities(grounding.query, fixture.problem).map((p) => roundTo(p, 6)),
     families: grounding.families.map((m) => [m.family.id, m.score]),
     close_call: grounding.close_call,
     causes: grounding.causes.map((m) => [m.cause.id, m.score]),

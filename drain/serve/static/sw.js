@@ -4,7 +4,7 @@
 // answered from there first. API answers (/v1/...) are never cached: they go straight to the network.
 "use strict";
 
-const CACHE = "drain-shell-v2";
+const CACHE = "drain-shell-v3";
 const DEVICE_CACHE = "drain-device-v1"; // engine/device.js fills it; kept across shell updates
 const SHELL = [
   "/",
@@ -26,6 +26,7 @@ const SHELL = [
   "/static/engine/template.js",
   "/static/engine/text.js",
   "/static/engine/tree.js",
+  "/static/engine/words.js",
   "/static/vendor/wllama/wllama.js",
   "/static/vendor/wllama/wllama.wasm",
 ];

@@ -3,6 +3,7 @@
 // similar-situation hazard check. Scores are cosine similarities of unit vectors, rounded to float32
 // like numpy's, so the rankings match Python's; the weights are data.tuning, never constants here.
 import { roundTo } from "./knowledge.js";
+import { wordVector } from "./words.js";
 
 /** Float16 (little-endian) to Float32Array. */
 export function halfToFloat(bytes) {
@@ -145,23 +146,46 @@ export class Grounder {
     return ranked.sort((a, b) => b.score - a.score);
   }
 
-  /** The similar-situation hazard check: [{category, score, similar_to, probability}], most probable first.
-   * The hazard probe (drain.grounding.probe: softmax over the categories and "nothing dangerous") raises a
-   * category at or above its threshold; the closest known situation of that category explains it. */
-  similarHazards(query) {
-    const { categories, thresholds, weights, bias } = this.tuning.hazards;
-    const logits = weights.map((row, c) => {
+  /** The hazard probe's weights, decoded once: one Float32Array per class (sentence dimensions, then words). */
+  probeRows() {
+    if (!this._probeRows) {
+      const { weights_f16: encoded, shape } = this.tuning.hazards;
+      const bytes = Uint8Array.from(atob(encoded), (c) => c.charCodeAt(0));
+      const all = halfToFloat(bytes);
+      this._probeRows = Array.from({ length: shape[0] }, (_, c) => all.subarray(c * shape[1], (c + 1) * shape[1]));
+    }
+    return this._probeRows;
+  }
+
+  /** The hazard probe's class probabilities for one text (its vector ``query``): the categories, then
+   * "nothing dangerous" (drain.grounding.probe.Softmax.probabilities on drain.grounding.hazards.features). */
+  hazardProbabilities(query, text) {
+    const { bias, words } = this.tuning.hazards;
+    const { indices, value } = wordVector(text, words);
+    const scaled = Math.fround(value * Math.fround(words.weight));
+    const logits = this.probeRows().map((row, c) => {
       let sum = bias[c];
-      for (let d = 0; d < row.length; d++) sum += row[d] * query[d];
+      for (let d = 0; d < query.length; d++) sum += row[d] * query[d];
+      for (const i of indices) sum += row[query.length + i] * scaled;
       return sum;
     });
     const top = Math.max(...logits);
     const exps = logits.map((v) => Math.exp(v - top));
     const total = exps.reduce((a, b) => a + b, 0);
+    return exps.map((v) => v / total);
+  }
+
+  /** The similar-situation hazard check: [{category, score, similar_to, probability}], most probable first.
+   * The hazard probe (drain.grounding.probe: softmax over the categories and "nothing dangerous") reads the
+   * text's vector and its words (words.js); it raises a category at or above its threshold, and the closest
+   * known situation of that category explains it. */
+  similarHazards(query, text) {
+    const { categories, thresholds } = this.tuning.hazards;
+    const probabilities = this.hazardProbabilities(query, text);
     const scores = this.index.scores("hazard", query);
     const found = [];
     categories.forEach((category, c) => {
-      const p = exps[c] / total;
+      const p = probabilities[c];
       const rows = this.hazardRows.get(category) || [];
       if (p < thresholds[category] || !rows.length) return;
       let best = rows[0];
@@ -187,13 +211,13 @@ export class Grounder {
     }
     const causes = families.length ? this.matchCauses(vector, families[0].family) : [];
     const confident = families.length && families[0].score >= this.tuning.confident ? families[0] : null;
-    return { text, query: vector, families, causes, hazards: this.similarHazards(vector), close_call: close,
+    return { text, query: vector, families, causes, hazards: this.similarHazards(vector, text), close_call: close,
              family: confident };
   }
 
   /** The hazard categories raised by similarity for one text (a part, a follow-up). */
   async hazards(text) {
-    return this.similarHazards(await this.embed(text));
+    return this.similarHazards(await this.embed(text), text);
   }
 
   // ------------------------------------------------------------------------------------ candidate pairs
