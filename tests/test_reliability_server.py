@@ -471,10 +471,16 @@ def test_drain_serve_on_the_embedded_model_stops_a_timed_out_solve(tmp_path: Pat
         seen: dict[str, Any] = {}
 
         def look() -> None:
-            time.sleep(2.0)  # by then the run is in the store (its id comes with the store's answer)
-            started = time.monotonic()
-            seen["health"] = httpx.get(f"{base}/healthz", timeout=10).json()
-            seen["took"] = time.monotonic() - started
+            time.sleep(1.0)
+            deadline = time.monotonic() + 1.8  # before the 3 s limit: the run is in the store by then
+            while True:  # (its id comes with the store's answer, later on a busy machine)
+                started = time.monotonic()
+                seen["health"] = httpx.get(f"{base}/healthz", timeout=10).json()
+                seen["took"] = time.monotonic() - started
+                solves = seen["health"].get("solves") or [{}]
+                if solves[0].get("run_id") or time.monotonic() > deadline:
+                    return
+                time.sleep(0.1)
 
         looking = threading.Thread(target=look)
         looking.start()
