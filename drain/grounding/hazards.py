@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -112,8 +113,8 @@ def probe_inputs(library: HouseLibrary, index: LibraryIndex) -> ProbeInputs:
     rule_alarm = np.array([False] * len(hazard) + alarms + [False] * len(cases))
     rules = library.knowledge.hazards.rules
     severity = [rules[c].severity if c in rules else "stop" for c in categories]
-    settings = json.dumps(["text-hash folds", "words: crc32, stems, pairs", DIMENSIONS, WORD_WEIGHT, "float16 w",
-                           REPEATS, categories, severity, CASE_WEIGHT, STEPS, RATE, L2,
+    settings = json.dumps(["text-hash folds", "words: crc32 of triz.text stems and pairs", DIMENSIONS, WORD_WEIGHT,
+                           "float16 w", REPEATS, categories, severity, CASE_WEIGHT, STEPS, RATE, L2,
                            FOLDS, FALSE_ALARM_BUDGET, THRESHOLDS])
     digest = probe_digest(vectors, labels, rule_alarm, settings)
     return ProbeInputs(vectors, labels, weights, categories, lookalike, rule_alarm, digest, texts)
@@ -233,6 +234,8 @@ def load_tuning(library: HouseLibrary, index: LibraryIndex, cache_dir: Path | No
         found = read_tuning(path, digest)
         if found is not None:
             return found
+    sys.stderr.write("drain: fitting the hazard probe to the edited library once (a few minutes; "
+                     "`drain kb index` ships it)\n")
     tuning = tune(library, index)
     write_tuning(cached, tuning)
     return tuning

@@ -1,4 +1,4 @@
-"""A hazard probe: a linear read of the sentence vectors that tells dangerous situations from ordinary ones.
+"""A hazard probe: a linear read of a text's features that tells dangerous situations from ordinary ones.
 
 The nearest phrasing alone says what a text is *about* (a gas bill and a gas leak are close); the probe is
 trained to tell them apart. It is a softmax regression over the hazard categories and one class for
@@ -8,7 +8,7 @@ class weighs the same in total, so 30 phrasings of a category count as much as 2
 
 The fit is deterministic (full-batch Adam from zeros, fixed steps), so the same library gives the same
 weights on any machine; ``drain kb index`` ships them in ``house/hazard_probe.npz``, keyed by a digest of
-what they were fitted on, and a library edited since is refitted in-process (a few seconds, once).
+what they were fitted on, and a library edited since is refitted in-process (a few minutes, once).
 
 >>> import numpy as np
 >>> x = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]], dtype=np.float32)

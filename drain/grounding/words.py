@@ -2,49 +2,38 @@
 
 A sentence vector says what a text is about; the words say how it is put. "Sparks", "hissing", "dizzy" or
 "myself" next to "breaker" carry weight whatever the sentence around them, and a probe that sees the words
-as well as the meaning learns that from the library's phrasings (cross-validated on the tune split, at the
-same false-alarm budget: the probe's own recall 0.38 -> 0.49, bench/RESULTS.md section 14).
+as well as the meaning learns that from the library's phrasings (bench/RESULTS.md section 14).
 
-The words are lower-cased runs of letters, digits and apostrophes, cut by a crude stemmer (a final "ing",
-"ed", "es" or "s" off a word long enough to keep three letters), taken alone and in neighbouring pairs, and
-hashed (CRC-32 of the ASCII token, modulo :data:`DIMENSIONS`) to a 0/1 vector scaled to unit length. The
-phone's engine computes the same vector (``engine/words.js``); every token is ASCII by construction, so the
-hash is the same in both.
+The words are the project's stems (:func:`triz.text.stems`: lower-cased ASCII words, filler articles
+dropped, common endings cut), taken alone and in neighbouring pairs, and hashed (CRC-32 of the ASCII
+token, modulo :data:`DIMENSIONS`) to a 0/1 vector scaled to unit length. The phone's engine computes the
+same vector (``engine/words.js``, with the stemmer of ``engine/text.js``).
 
 >>> tokens("The breaker sparked twice")
-['the', 'breaker', 'spark', 'twice', 'the breaker', 'breaker spark', 'spark twice']
+['breaker', 'spark', 'twic', 'breaker spark', 'spark twic']
 >>> v = word_vector("The breaker sparked twice")
 >>> v.shape, int((v > 0).sum()), round(float(v @ v), 3)
-((4096,), 7, 1.0)
+((4096,), 5, 1.0)
 """
 
 from __future__ import annotations
 
-import re
 import zlib
 from collections.abc import Sequence
 from itertools import pairwise
 
 import numpy as np
 
-__all__ = ["DIMENSIONS", "stem", "tokens", "word_vector", "word_vectors"]
+from triz.text import stems
+
+__all__ = ["DIMENSIONS", "tokens", "word_vector", "word_vectors"]
 
 DIMENSIONS = 4096
-WORD = re.compile(r"[a-z0-9']+")
-SUFFIXES = ("ing", "ed", "es", "s")
-
-
-def stem(word: str) -> str:
-    """``word`` without its first matching suffix, if at least three letters stay (``"sparks"`` -> ``"spark"``)."""
-    for suffix in SUFFIXES:
-        if len(word) > len(suffix) + 2 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
 
 
 def tokens(text: str) -> list[str]:
-    """The stemmed words of ``text`` in order, then each pair of neighbours joined by a space."""
-    words = [stem(w) for w in WORD.findall(text.lower())]
+    """The stems of ``text`` in order, then each pair of neighbours joined by a space."""
+    words = list(stems(text))
     return words + [f"{a} {b}" for a, b in pairwise(words)]
 
 

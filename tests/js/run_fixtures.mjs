@@ -58,7 +58,7 @@ const index = new LibraryIndex(data.index, vectors);
 const knowledge = new Knowledge(data);
 const out = { digest: data.digest, checks: [], rules: [], constraints: [], replies: [], cases: [], words: [] };
 for (const [text] of fixtures.words) {
-  const { indices, value } = wordVector(text, data.tuning.hazards.words);
+  const { indices, value } = wordVector(text, knowledge.stemmer, data.tuning.hazards.words.dimensions);
   out.words.push([text, [...indices].sort((a, b) => a - b), Math.fround(value)]);
 }
 const problemChecks = new ProblemChecks(data.problem);

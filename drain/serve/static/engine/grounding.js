@@ -161,7 +161,7 @@ export class Grounder {
    * "nothing dangerous" (drain.grounding.probe.Softmax.probabilities on drain.grounding.hazards.features). */
   hazardProbabilities(query, text) {
     const { bias, words } = this.tuning.hazards;
-    const { indices, value } = wordVector(text, words);
+    const { indices, value } = wordVector(text, this.knowledge.stemmer, words.dimensions);
     const scaled = Math.fround(value * Math.fround(words.weight));
     const logits = this.probeRows().map((row, c) => {
       let sum = bias[c];

@@ -1,6 +1,6 @@
 // Which words a text uses, as a fixed-length vector: the hazard probe's second view of a text, computed
-// as drain/grounding/words.py does (lower-cased ASCII tokens, the same crude stemmer, neighbouring pairs,
-// CRC-32 modulo the dimension, a 0/1 vector scaled to unit length). The settings come from the export.
+// as drain/grounding/words.py does (the project's stems, neighbouring pairs, CRC-32 modulo the dimension,
+// a 0/1 vector scaled to unit length). The dimension and weight come from the export.
 
 const CRC_TABLE = (() => {
   const table = new Uint32Array(256);
@@ -19,24 +19,15 @@ export function crc32(text) {
   return (crc ^ 0xffffffff) >>> 0;
 }
 
-/** ``word`` without its first matching suffix, if at least three letters stay. */
-export function stem(word, suffixes) {
-  for (const suffix of suffixes) {
-    if (word.length > suffix.length + 2 && word.endsWith(suffix)) return word.slice(0, -suffix.length);
-  }
-  return word;
-}
-
-/** The stemmed words of ``text`` in order, then each pair of neighbours joined by a space. */
-export function tokens(text, settings) {
-  const words = (text.toLowerCase().match(new RegExp(settings.pattern, "g")) || []).map((w) => stem(w, settings.suffixes));
-  const pairs = words.slice(1).map((w, n) => `${words[n]} ${w}`);
-  return words.concat(pairs);
+/** The stems of ``text`` in order (text.js's Stemmer, as triz.text.stems), then each pair of neighbours. */
+export function tokens(text, stemmer) {
+  const words = stemmer.stems(text);
+  return words.concat(words.slice(1).map((w, n) => `${words[n]} ${w}`));
 }
 
 /** The hashed tokens of ``text``: {indices, value}, the non-zero places of the unit 0/1 vector and their
  * value, in float32 as numpy computes it (1 over the float32 square root of the count). */
-export function wordVector(text, settings) {
-  const indices = [...new Set(tokens(text, settings).map((t) => crc32(t) % settings.dimensions))];
+export function wordVector(text, stemmer, dimensions) {
+  const indices = [...new Set(tokens(text, stemmer).map((t) => crc32(t) % dimensions))];
   return { indices, value: indices.length ? Math.fround(1 / Math.fround(Math.sqrt(indices.length))) : 0 };
 }
