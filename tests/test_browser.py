@@ -49,7 +49,13 @@ class Server(ThreadedServer):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    import httpx
+
     with Server(Store(tmp_path_factory.mktemp("browser") / "runs.sqlite")) as running:
+        # ready as a homeowner finds it: the model and the house library loaded (a cold start, a second or
+        # more, would hold the first solve's events back until polls of the status are a second apart)
+        ready = wait_for(lambda: httpx.get(running.url + "/healthz").json()["model"]["state"] == "ready", 60.0)
+        assert ready, "the server's model did not get ready"
         yield running
 
 
