@@ -35,7 +35,7 @@ def export_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_export_writes_versioned_data_vectors_and_links_the_model(export_files: Path) -> None:
     data = json.loads((export_files / DATA_FILE).read_text(encoding="utf-8"))
-    assert data["format"] == 2 and data["schema_version"] == 2 and len(data["digest"]) == 16
+    assert data["format"] == 3 and data["schema_version"] == 2 and len(data["digest"]) == 16
     index = data["index"]
     assert (export_files / VECTORS_FILE).stat().st_size == 2 * index["rows"] * index["dimension"]
     assert len(data["parameters"]) == 39 and len(data["principles"]) == 40

@@ -47,3 +47,18 @@ def test_cards_come_only_from_families_close_to_the_best_match(grounder: Grounde
 
     assert not families_of(0.9) & set(far)
     assert families_of(0.0) & set(far)  # with no bar, the far family's cards come back
+
+
+def test_a_card_that_answers_a_raised_stop_hazard_goes_before_the_harmless_causes(grounder: Grounder) -> None:
+    grounding = grounder.ground("the kitchen smells like rotten eggs even when the stove is off")
+    checked = 0
+    for m in grounding.families:
+        for c in m.family.contradictions:
+            plain = grounder.cards(grounding, c.improving, c.worsening, Constraints(), k=20)
+            if not any("gas" in o.card.hazards for o in plain[1:]) or "gas" in plain[0].card.hazards:
+                continue
+            lifted = grounder.cards(grounding, c.improving, c.worsening, Constraints(), k=20, stop=["gas"])
+            assert "gas" in lifted[0].card.hazards
+            assert {o.card.id for o in lifted} == {o.card.id for o in plain}  # lifted, nothing added or lost
+            checked += 1
+    assert checked, "the test needs a contradiction where a gas card ranks below a harmless one"

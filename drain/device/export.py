@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DATA_FILE", "FORMAT", "MODEL_STEPS", "VECTORS_FILE", "DeviceExport", "build_export", "write_export"]
 
-FORMAT = 2  # bump when the page must read the data differently
+FORMAT = 3  # bump when the page must read the data differently
 DATA_FILE = "drain-device.json"
 VECTORS_FILE = "drain-vectors.f16"
 MODEL_STEPS = ("frame", "contradict", "resolve")  # the steps the phone asks its model (decompose and deepen stay
@@ -156,7 +156,7 @@ def _tuning(grounder: Grounder) -> dict[str, Any]:
         "pairs": {"weights": dict(pairs.WEIGHTS), "sources": list(grounder.pair_sources),
                   "order": list(pairs.SOURCES), "nearest_cases": pairs.NEAREST_CASES,
                   "nearest_cards": pairs.NEAREST_CARDS, "cover": pairs.COVER},
-        "cards": {"weights": dict(cards.WEIGHTS), "fit": _fit_factors()},
+        "cards": {"weights": dict(cards.WEIGHTS), "boosts": dict(cards.BOOSTS), "fit": _fit_factors()},
         "hazards": _probe(tuning),
     }
 

@@ -3,7 +3,9 @@
 A card is a candidate when one of its principles is in the cell; it is traced to the first of them in the
 cell's published order. Candidates are ranked by how close the card is to the problem (meaning), how
 strongly its family matched, the principle's place in the cell, and how it fits the homeowner's constraints
-(a tight budget, renting, doing it yourself). The weights were set on the library's dev cases
+(a tight budget, renting, doing it yourself). A card about the likely cause, and a card that answers a
+stop-severity hazard raised for the text (get out and call the gas utility, for a rotten-egg smell), are
+lifted above the others (:data:`BOOSTS`). The weights were set on the library's dev cases
 (``bench/bench_retrieval.py``); the votes of the nearest labelled cases were tried as a fourth kind of
 evidence and lowered card hit@1 there (0.55 -> 0.42 at the weight of the family), so they are not used.
 """
@@ -23,9 +25,11 @@ if TYPE_CHECKING:
     from triz.house import HouseLibrary
     from triz.house.models import Card
 
-__all__ = ["WEIGHTS", "CardCandidate", "fit", "rank_cards"]
+__all__ = ["BOOSTS", "WEIGHTS", "CardCandidate", "fit", "rank_cards"]
 
 WEIGHTS = {"similar": 0.4, "family": 0.5, "position": 0.1}
+# factors on a card's score: it is about the likely cause; it answers a stop hazard raised for the text
+BOOSTS = {"cause": 1.3, "stop_hazard": 1.5}
 
 
 @dataclass(frozen=True)
@@ -53,13 +57,18 @@ def fit(card: Card, constraints: Constraints) -> float:
 
 def rank_cards(library: HouseLibrary, index: LibraryIndex, query: np.ndarray, families: Iterable[FamilyMatch],
                improving: int, worsening: int, constraints: Constraints, *, cause: str | None = None, k: int = 6,
-               exclude: Collection[str] = ()) -> list[CardCandidate]:
-    """The ``k`` best cards for the contradiction (improving, worsening), best first."""
+               exclude: Collection[str] = (), stop: Collection[str] = ()) -> list[CardCandidate]:
+    """The ``k`` best cards for the contradiction (improving, worsening), best first.
+
+    ``stop``: the stop-severity hazard categories raised for the text; a card listing one is
+    lifted by :data:`BOOSTS`.
+    """
     cell = library.knowledge.matrix.principles_of(improving, worsening)
     if not cell:
         return []
     matched = {m.family.id: m.score for m in families}
     top_family = max(matched.values(), default=1.0) or 1.0
+    stop = frozenset(stop)
     pool = {card.id: card for ident in matched for card in library.cards_of(ident)}
     similar = dict(zip(index.keys["card"], index.scores("card", query).tolist(), strict=True))
     found = []
@@ -76,7 +85,9 @@ def rank_cards(library: HouseLibrary, index: LibraryIndex, query: np.ndarray, fa
                  + WEIGHTS["position"] * (1.0 - 0.25 * (position - 1)))
         score *= fit(card, constraints)
         if cause is not None and cause in card.causes:
-            score *= 1.3
+            score *= BOOSTS["cause"]
+        if stop and not stop.isdisjoint(card.hazards):
+            score *= BOOSTS["stop_hazard"]
         found.append(CardCandidate(card, family, cell[position - 1], position, round(score, 4)))
     found.sort(key=lambda c: (-c.score, c.card.id))
     return found[:k]

@@ -123,13 +123,15 @@ class Grounder:
                                exclude_cases=self.exclude_cases)
 
     def cards(self, grounding: Grounding, improving: int, worsening: int, constraints: Constraints, *,
-              cause: str | None = None, k: int = 6, exclude: Collection[str] = ()) -> list[CardCandidate]:
-        """Candidate fix cards for one contradiction of a grounded text, best first."""
+              cause: str | None = None, k: int = 6, exclude: Collection[str] = (),
+              stop: Collection[str] = ()) -> list[CardCandidate]:
+        """Candidate fix cards for one contradiction of a grounded text, best first (``stop``: the stop
+        hazards raised for the text, whose cards come first)."""
         families = grounding.families if grounding.family is not None else grounding.families[:1]
         if families:
             families = [m for m in families if m.score >= FAMILY_WITHIN * families[0].score]
         return rank_cards(self.library, self.index, grounding.query, families, improving, worsening, constraints,
-                          cause=cause, k=k, exclude=exclude)
+                          cause=cause, k=k, exclude=exclude, stop=stop)
 
 
 _SHARED: dict[tuple[str, str, str], Grounder] = {}

@@ -63,7 +63,8 @@ def apply(context: SolveContext, task: Task, reply: None = None) -> list[Task]:
         child.contradictions.append(contradiction)
         if s.ideas and contradiction.principles:
             ranked = context.grounder.cards(grounding, pair.improving, pair.worsening, tree.constraints,
-                                            cause=match.cause.id, k=len(library.cards), exclude=taken)
+                                            cause=match.cause.id, k=len(library.cards), exclude=taken,
+                                            stop=[h.category for h in child.hazards if h.severity == "stop"])
             for o in [o for o in ranked if match.cause.id in o.card.causes][: s.principles]:
                 contradiction.ideas.append(build_tree.card_idea(context.knowledge, o.card, contradiction, o.family))
                 taken.append(o.card.id)

@@ -91,9 +91,11 @@ def offered_cards(context: SolveContext, node: Node, c: Contradiction) -> list[C
         return []
     s, taken = context.settings, []
     cause = context.causes.get(id(node))
+    stop = [h.category for h in node.hazards if h.severity == "stop"]
     for earlier in node.contradictions:
         ranked = context.grounder.cards(grounding, earlier.improving.id, earlier.worsening.id,
-                                        context.tree.constraints, cause=cause, k=s.candidates, exclude=taken)
+                                        context.tree.constraints, cause=cause, k=s.candidates, exclude=taken,
+                                        stop=stop)
         if earlier is c:
             return ranked
         taken += [o.card.id for o in ranked[: s.principles]]

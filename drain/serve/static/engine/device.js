@@ -10,7 +10,7 @@ import { ProblemChecks } from "./problem.js";
 
 export const DEVICE_CACHE = "drain-device-v1";
 const MANIFEST = "/device/manifest.json";
-export const FORMAT = 2;
+export const FORMAT = 3;
 
 async function cachedManifest(cache) {
   const hit = await cache.match(MANIFEST);

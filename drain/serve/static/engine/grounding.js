@@ -345,7 +345,7 @@ export class Grounder {
 
   /** Candidate fix cards for one contradiction of a grounded text, best first: [{card, family, principle,
    * position, score}] (drain.grounding.grounder.Grounder.cards and drain.grounding.cards.rank_cards). */
-  rankCards(grounding, improving, worsening, constraints, { cause = null, k = 6, exclude = [] } = {}) {
+  rankCards(grounding, improving, worsening, constraints, { cause = null, k = 6, exclude = [], stop = [] } = {}) {
     const chosen = grounding.family !== null ? grounding.families : grounding.families.slice(0, 1);
     // only families close to the best one (drain.grounding.grounder.FAMILY_WITHIN)
     const families = chosen.filter((m) => m.score >= this.tuning.family_within * chosen[0].score);
@@ -360,6 +360,9 @@ export class Grounder {
     const all = this.index.scores("card", grounding.query);
     this.index.keys.card.forEach((key, n) => similar.set(key, all[n]));
     const skip = new Set(exclude);
+    const stopping = new Set(stop);
+    // a card about the likely cause, or one answering a raised stop hazard, is lifted (cards.BOOSTS)
+    const boosts = this.tuning.cards.boosts;
     const found = [];
     for (const [id, card] of pool) {
       if (skip.has(id)) continue;
@@ -371,7 +374,8 @@ export class Grounder {
       let score = (w.similar * Math.max(0, similar.get(id) ?? 0) + w.family * (matched.get(family) ?? 0) / topFamily
         + w.position * (1.0 - 0.25 * (position - 1)));
       score *= this.fit(card, constraints);
-      if (cause !== null && card.causes.includes(cause)) score *= 1.3;
+      if (cause !== null && card.causes.includes(cause)) score *= boosts.cause;
+      if (card.hazards.some((h) => stopping.has(h))) score *= boosts.stop_hazard;
       found.push({ card, family, principle: cell[position - 1], position, score: roundTo(score, 4) });
     }
     found.sort((a, b) => b.score - a.score || (a.card.id < b.card.id ? -1 : a.card.id > b.card.id ? 1 : 0));

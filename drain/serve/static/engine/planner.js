@@ -233,9 +233,10 @@ export class DevicePlanner {
     const s = context.settings;
     const taken = [];
     const cause = context.causes.get(target) ?? null;
+    const stop = target.hazards.filter((h) => h.severity === "stop").map((h) => h.category);
     for (const earlier of target.contradictions) {
       const ranked = this.grounder.rankCards(grounding, earlier.improving.id, earlier.worsening.id,
-                                             context.tree.constraints, { cause, k: s.candidates, exclude: taken });
+                                             context.tree.constraints, { cause, k: s.candidates, exclude: taken, stop });
       if (earlier === c) return ranked;
       taken.push(...ranked.slice(0, s.principles).map((o) => o.card.id));
     }
@@ -455,7 +456,9 @@ export class DevicePlanner {
       child.contradictions.push(c);
       if (s.ideas && c.principles.length) {
         const ranked = this.grounder.rankCards(grounding, pair.improving, pair.worsening, tree.constraints,
-                                               { cause: match.cause.id, k: this.grounder.cards.size, exclude: taken });
+                                               { cause: match.cause.id, k: this.grounder.cards.size, exclude: taken,
+                                                 stop: child.hazards.filter((h) => h.severity === "stop")
+                                                   .map((h) => h.category) });
         for (const o of ranked.filter((r) => r.card.causes.includes(match.cause.id)).slice(0, s.principles)) {
           c.ideas.push(build.cardIdea(this.knowledge, o.card, c, o.family));
           taken.push(o.card.id);
