@@ -34,7 +34,7 @@ def held_out(grounder: Grounder, knowledge: triz.TrizKnowledge) -> dict[str, obj
     vectors = grounder.index.embedder.embed([p.text for p in phrasings])
     for phrasing, vector in zip(phrasings, vectors, strict=True):
         by_rules = {m.category for m in rules.check(phrasing.text)}
-        similar = {h.category for h in grounder.semantic_hazards.check(vector, phrasing.text)}
+        similar = {h.category for h in grounder.hazards(phrasing.text, query=vector)}
         hits[phrasing.category][0] += phrasing.category in by_rules | similar
         hits[phrasing.category][1] += phrasing.category in by_rules
         hits[phrasing.category][2] += 1
@@ -44,7 +44,7 @@ def held_out(grounder: Grounder, knowledge: triz.TrizKnowledge) -> dict[str, obj
     flagged = []
     for item, vector in zip(looks, look_vectors, strict=True):
         by_rules = {m.category for m in rules.check(item.text)}
-        similar = {h.category for h in grounder.semantic_hazards.check(vector, item.text)}
+        similar = {h.category for h in grounder.hazards(item.text, query=vector)}
         alarms += bool(by_rules | similar)
         rule_alarms += bool(by_rules)
         if by_rules | similar:

@@ -87,6 +87,14 @@ def test_word_vectors_match(both: tuple[dict[str, Any], dict[str, Any]]) -> None
     assert any(len(places) > 4 for _, places, _ in python["words"]) and ["   ", [], 0.0] in python["words"]
 
 
+def test_clauses_match(both: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    """The phone cuts a message into the same clauses for the hazard check."""
+    python, javascript = both
+    assert javascript["clauses"] == python["clauses"]
+    assert any(len(pieces) >= 3 for _, pieces in python["clauses"])
+    assert ["the gas meter hisses", []] in python["clauses"]
+
+
 @pytest.mark.parametrize("field", ["rule_hazards", "similar_hazards", "probabilities", "families", "close_call",
                                    "causes", "pairs", "cells", "cards"])
 def test_each_reading_matches(both: tuple[dict[str, Any], dict[str, Any]], field: str) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 import triz
 from drain.grounding import hazards as probe_module
+from drain.grounding.clauses import clauses
 from drain.grounding.grounder import Grounder, shared_grounder
 from drain.grounding.hazards import PROBE_FILE, features, load_tuning, probe_inputs, read_tuning
 from drain.grounding.probe import class_balanced, fit_softmax
@@ -95,6 +96,20 @@ def test_the_probe_raises_what_the_rules_miss_and_keeps_look_alikes_calm(grounde
     for ordinary in ("I want to repaint the kitchen cabinets white", "the gas fireplace remote needs new batteries",
                      "the dryer takes two cycles to dry towels"):
         assert hazards_of(knowledge, grounder, ordinary) == [], ordinary
+
+
+def test_a_danger_told_as_one_clause_of_a_long_message_is_raised_and_explained_by_that_clause(
+        grounder: Grounder) -> None:
+    danger = "the torsion thing above the garage door is in two pieces"
+    message = ("We just moved in and are painting the kids' rooms this weekend, which roller is best for walls? "
+               f"Also {danger}. And the lawn needs seeding before it gets cold")
+    assert danger in clauses(message)
+    raised = {h.category: h for h in grounder.hazards(message)}
+    alone = grounder.hazards(danger)[0]
+    assert "garage_door_spring" in raised and alone.category == "garage_door_spring"
+    assert raised["garage_door_spring"].similar_to == alone.similar_to
+    assert raised["garage_door_spring"].probability == alone.probability  # the clause's reading, not the whole's
+    assert clauses(danger) == [] and clauses("Also the gas meter hisses.") == []  # one piece: read whole only
 
 
 def test_a_library_edited_since_is_refitted_once_and_cached(grounder: Grounder, tmp_path: Path,

@@ -21,6 +21,7 @@ import numpy as np
 
 from drain.config import DrainConfig, load_config
 from drain.grounding.cards import CardCandidate, rank_cards
+from drain.grounding.clauses import clauses
 from drain.grounding.families import CauseMatch, FamilyMatch, match_causes, match_families, too_close_to_call
 from drain.grounding.hazards import SemanticHazards, SimilarHazard
 from drain.grounding.pairs import SOURCES, PairCandidate, candidate_pairs
@@ -110,11 +111,14 @@ class Grounder:
             families.insert(0, FamilyMatch(chosen, max(top, 1.0), chosen.says[0], {"chosen": 1.0}))
             close = False
         causes = match_causes(self.index, query, families[0].family) if families else []
-        return Grounding(text, query, families, causes, self.semantic_hazards.check(query, text), close)
+        return Grounding(text, query, families, causes, self.hazards(text, query=query), close)
 
-    def hazards(self, text: str) -> list[SimilarHazard]:
-        """Hazard categories raised by similarity for one text (a part, an idea)."""
-        return self.semantic_hazards.check(self.embed(text), text)
+    def hazards(self, text: str, *, query: np.ndarray | None = None) -> list[SimilarHazard]:
+        """Hazard categories raised by similarity for one text (a problem, a part, an idea), read whole and
+        clause by clause (:mod:`drain.grounding.clauses`); ``query``: its vector, if already embedded."""
+        query = self.embed(text) if query is None else query
+        pieces = clauses(text)
+        return self.semantic_hazards.check(query, text, [(self.embed(piece), piece) for piece in pieces])
 
     def pairs(self, grounding: Grounding, k: int = 6) -> list[PairCandidate]:
         """Candidate contradictions for a grounded text, best first."""

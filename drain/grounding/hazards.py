@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -251,20 +252,29 @@ class SemanticHazards:
         keys = index.keys["hazard"]
         self._rows = {c: np.array([i for i, k in enumerate(keys) if k == c]) for c in self.tuning.categories}
 
-    def check(self, query: np.ndarray, text: str) -> list[SimilarHazard]:
-        """The categories a text (its vector ``query``) raises, most probable first."""
+    def check(self, query: np.ndarray, text: str,
+              parts: Sequence[tuple[np.ndarray, str]] = ()) -> list[SimilarHazard]:
+        """The categories a text (its vector ``query``) raises, most probable first.
+
+        ``parts``: the vectors and texts of its clauses (:func:`drain.grounding.clauses.clauses`), each read
+        on its own as well; a category is raised by the reading that gives it the highest probability, and
+        explained by the known situation closest to that reading.
+        """
         tuning = self.tuning
         if not tuning.categories:
             return []
-        p = tuning.probe.probabilities(features(np.asarray(query, dtype=np.float32), [text]))[0]
-        scores = self.index.scores("hazard", query)
+        readings = [(np.asarray(query, dtype=np.float32), text),
+                    *((np.asarray(v, dtype=np.float32), t) for v, t in parts)]
+        p = tuning.probe.probabilities(features(np.vstack([v for v, _ in readings]), [t for _, t in readings]))
         found = []
         for n, category in enumerate(tuning.categories):
             rows = self._rows[category]
-            if p[n] < tuning.thresholds[category] or not len(rows):
+            best_reading = int(np.argmax(p[:, n]))  # the first of equals: the whole text before its clauses
+            if p[best_reading, n] < tuning.thresholds[category] or not len(rows):
                 continue
+            scores = self.index.scores("hazard", readings[best_reading][0])
             best = int(rows[np.argmax(scores[rows])])
             found.append(SimilarHazard(category, round(float(scores[best]), 3), self.index.texts["hazard"][best],
-                                       round(float(p[n]), 3)))
+                                       round(float(p[best_reading, n]), 3)))
         found.sort(key=lambda h: -h.probability)
         return found

@@ -9,6 +9,7 @@ import { Knowledge, roundTo } from "../../drain/serve/static/engine/knowledge.js
 import { DevicePlanner } from "../../drain/serve/static/engine/planner.js";
 import { ProblemChecks } from "../../drain/serve/static/engine/problem.js";
 import { schemaFor, validateReply } from "../../drain/serve/static/engine/replies.js";
+import { clauses } from "../../drain/serve/static/engine/clauses.js";
 import { wordVector } from "../../drain/serve/static/engine/words.js";
 
 const [folder, fixturesPath] = process.argv.slice(2);
@@ -56,7 +57,8 @@ const scripted = {
 
 const index = new LibraryIndex(data.index, vectors);
 const knowledge = new Knowledge(data);
-const out = { digest: data.digest, checks: [], rules: [], constraints: [], replies: [], cases: [], words: [] };
+const out = { digest: data.digest, checks: [], rules: [], constraints: [], replies: [], cases: [], words: [], clauses: [] };
+for (const [text] of fixtures.clauses) out.clauses.push([text, clauses(text)]);
 for (const [text] of fixtures.words) {
   const { indices, value } = wordVector(text, knowledge.stemmer, data.tuning.hazards.words.dimensions);
   out.words.push([text, [...indices].sort((a, b) => a - b), Math.fround(value)]);

@@ -16,6 +16,7 @@ const SHELL = [
   "/static/icon.svg",
   "/static/icon-192.png",
   "/static/icon-512.png",
+  "/static/engine/clauses.js",
   "/static/engine/device.js",
   "/static/engine/grounding.js",
   "/static/engine/knowledge.js",

@@ -3,6 +3,7 @@
 // similar-situation hazard check. Scores are cosine similarities of unit vectors, rounded to float32
 // like numpy's, so the rankings match Python's; the weights are data.tuning, never constants here.
 import { roundTo } from "./knowledge.js";
+import { clauses } from "./clauses.js";
 import { wordVector } from "./words.js";
 
 /** Float16 (little-endian) to Float32Array. */
@@ -179,21 +180,33 @@ export class Grounder {
    * The hazard probe (drain.grounding.probe: softmax over the categories and "nothing dangerous") reads the
    * text's vector and its words (words.js); it raises a category at or above its threshold, and the closest
    * known situation of that category explains it. */
-  similarHazards(query, text) {
+  similarHazards(query, text, parts = []) {
+    // parts: [vector, text] of each clause (clauses.js), read on its own as well; a category is raised by
+    // the reading that gives it the highest probability (the first of equals: the whole text)
     const { categories, thresholds } = this.tuning.hazards;
-    const probabilities = this.hazardProbabilities(query, text);
-    const scores = this.index.scores("hazard", query);
+    const readings = [[query, text], ...parts];
+    const probabilities = readings.map(([vector, piece]) => this.hazardProbabilities(vector, piece));
     const found = [];
     categories.forEach((category, c) => {
-      const p = probabilities[c];
+      let reading = 0;
+      for (let r = 1; r < readings.length; r++) if (probabilities[r][c] > probabilities[reading][c]) reading = r;
+      const p = probabilities[reading][c];
       const rows = this.hazardRows.get(category) || [];
       if (p < thresholds[category] || !rows.length) return;
+      const scores = this.index.scores("hazard", readings[reading][0]);
       let best = rows[0];
       for (const row of rows) if (scores[row] > scores[best]) best = row;
       found.push({ category, score: roundTo(scores[best], 3), similar_to: this.index.texts.hazard[best],
                    probability: roundTo(p, 3) });
     });
     return found.sort((a, b) => b.probability - a.probability);
+  }
+
+  /** The vectors and texts of a text's clauses, for the hazard check (drain.grounding.grounder.Grounder.hazards). */
+  async clauseParts(text) {
+    const parts = [];
+    for (const piece of clauses(text)) parts.push([await this.embed(piece), piece]);
+    return parts;
   }
 
   /** What the library says about one text (drain.grounding.grounder.Grounder.ground). */
@@ -211,13 +224,14 @@ export class Grounder {
     }
     const causes = families.length ? this.matchCauses(vector, families[0].family) : [];
     const confident = families.length && families[0].score >= this.tuning.confident ? families[0] : null;
-    return { text, query: vector, families, causes, hazards: this.similarHazards(vector, text), close_call: close,
+    const hazards = this.similarHazards(vector, text, await this.clauseParts(text));
+    return { text, query: vector, families, causes, hazards, close_call: close,
              family: confident };
   }
 
   /** The hazard categories raised by similarity for one text (a part, a follow-up). */
   async hazards(text) {
-    return this.similarHazards(await this.embed(text), text);
+    return this.similarHazards(await this.embed(text), text, await this.clauseParts(text));
   }
 
   // ------------------------------------------------------------------------------------ candidate pairs
