@@ -200,14 +200,14 @@ class HazardPhrasing(_Frozen):
     """
 
     category: Category
-    text: _text(300)
+    text: _text(600)  # a message of a few sentences, as homeowners write
     split: Literal["tune", "held_out"]
 
 
 class Lookalike(_Frozen):
     """An ordinary problem that resembles a dangerous one and must not raise an alarm."""
 
-    text: _text(300)
+    text: _text(600)
     near: Category | None = None  # the hazard category it resembles
     split: Literal["tune", "held_out"]
 
