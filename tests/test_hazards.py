@@ -182,3 +182,43 @@ def test_together_needs_every_group_and_closeness() -> None:
     with pytest.raises(ValueError, match="two or more"):
         HazardRule(category="x", severity="stop", triggers=["y"], message="m", do_now=["d"], professional="p",
                    together=[[["only one group"]]])
+
+
+# A hazard topic named in passing is not a danger: the rules fire on the danger (a bad sign, a level, a symptom, a
+# risky do-it-yourself plan), not on the topic word. Each ordinary mention below has a plain danger on the same topic.
+TOPIC_MENTIONS = [
+    "we have a popcorn ceiling in the den and I find it ugly",
+    "the radon test in the basement came back low, nothing to do",
+    "a single wasp got in through the kitchen window and flew back out",
+    "which carbon monoxide detector should I buy for the hallway",
+    "shopping for a quieter gas water heater before the old one wears out",
+    "the paint is peeling in the bathroom of our new condo from the shower steam",
+    "the kids want to dig up carrots in the vegetable patch",
+    "the fridge smells like rotten eggs from a carton that cracked",
+    "the oil fill pipe by the back door is faded and needs paint",
+    "the chimney sweep cleaned the flue last month and it passed",
+    "looking at pellet stoves for the cabin next winter",
+    "a faint musty smell in the closet after the rainy week",
+]
+TOPIC_DANGERS = [
+    ("I want to scrape the popcorn ceiling off myself in our 1970s house", "asbestos"),
+    ("the basement radon test came back at 9 and the kids sleep down there", "radon"),
+    ("wasps keep coming out of a hole in the wall by the bedroom", "stinging_insects"),
+    ("the carbon monoxide detector keeps going off at night", "carbon_monoxide"),
+    ("I'm replacing the gas water heater myself, what fittings do I need", "gas_appliance"),
+    ("paint is peeling off the window sills in our 1940s house and the baby chews them", "lead"),
+    ("going to dig up the side yard along the foundation for a drain", "buried_utilities"),
+    ("the kitchen smells like rotten eggs near the stove when I get home", "gas"),
+    ("heating oil is puddled around the fill pipe after the delivery", "fuel_oil_tank"),
+    ("the chimney hasn't been cleaned in ten years and we burn wood all winter", "chimney_flue"),
+    ("the pellet stove vent pipe came apart at a joint and ash drifts out", "chimney_flue"),
+    ("I feel faint and dizzy whenever the furnace runs", "carbon_monoxide"),
+]
+
+
+@pytest.mark.parametrize(("mention", "danger"), list(zip(TOPIC_MENTIONS, TOPIC_DANGERS, strict=True)))
+def test_a_topic_mentioned_in_passing_raises_nothing_and_its_danger_does(knowledge: triz.TrizKnowledge, mention: str,
+                                                                         danger: tuple[str, str]) -> None:
+    assert [(h.category, h.matched) for h in knowledge.check_hazards(mention)] == [], mention
+    text, category = danger
+    assert category in [h.category for h in knowledge.check_hazards(text)], text
