@@ -60,5 +60,10 @@ def test_a_card_that_answers_a_raised_stop_hazard_goes_before_the_harmless_cause
             lifted = grounder.cards(grounding, c.improving, c.worsening, Constraints(), k=20, stop=["gas"])
             assert "gas" in lifted[0].card.hazards
             assert {o.card.id for o in lifted} == {o.card.id for o in plain}  # lifted, nothing added or lost
+            # a tight budget and a do-it-yourselfer do not mark down the professional's job a STOP calls for
+            frugal = Constraints(budget="tight", skill="diy")
+            safety = [o for o in grounder.cards(grounding, c.improving, c.worsening, frugal, k=20, stop=["gas"])
+                      if "gas" in o.card.hazards]
+            assert [o.score for o in safety] == [o.score for o in lifted if "gas" in o.card.hazards]
             checked += 1
     assert checked, "the test needs a contradiction where a gas card ranks below a harmless one"

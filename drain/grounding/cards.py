@@ -5,7 +5,8 @@ cell's published order. Candidates are ranked by how close the card is to the pr
 strongly its family matched, the principle's place in the cell, and how it fits the homeowner's constraints
 (a tight budget, renting, doing it yourself). A card about the likely cause, and a card that answers a
 stop-severity hazard raised for the text (get out and call the gas utility, for a rotten-egg smell), are
-lifted above the others (:data:`BOOSTS`). The weights were set on the library's dev cases
+lifted above the others (:data:`BOOSTS`); the latter is never marked down for the budget or for being a
+professional's job, since the STOP says to leave it to one. The weights were set on the library's dev cases
 (``bench/bench_retrieval.py``); the votes of the nearest labelled cases were tried as a fourth kind of
 evidence and lowered card hit@1 there (0.55 -> 0.42 at the weight of the family), so they are not used.
 """
@@ -83,11 +84,12 @@ def rank_cards(library: HouseLibrary, index: LibraryIndex, query: np.ndarray, fa
         score = (WEIGHTS["similar"] * max(0.0, similar.get(ident, 0.0))
                  + WEIGHTS["family"] * matched.get(family, 0.0) / top_family
                  + WEIGHTS["position"] * (1.0 - 0.25 * (position - 1)))
-        score *= fit(card, constraints)
+        if stop and not stop.isdisjoint(card.hazards):
+            score *= BOOSTS["stop_hazard"]  # safety first: no budget or do-it-yourself discount on it
+        else:
+            score *= fit(card, constraints)
         if cause is not None and cause in card.causes:
             score *= BOOSTS["cause"]
-        if stop and not stop.isdisjoint(card.hazards):
-            score *= BOOSTS["stop_hazard"]
         found.append(CardCandidate(card, family, cell[position - 1], position, round(score, 4)))
     found.sort(key=lambda c: (-c.score, c.card.id))
     return found[:k]

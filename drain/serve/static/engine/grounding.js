@@ -387,9 +387,10 @@ export class Grounder {
       for (const f of card.families) if ((matched.get(f) ?? 0) > (matched.get(family) ?? 0)) family = f;
       let score = (w.similar * Math.max(0, similar.get(id) ?? 0) + w.family * (matched.get(family) ?? 0) / topFamily
         + w.position * (1.0 - 0.25 * (position - 1)));
-      score *= this.fit(card, constraints);
-      if (cause !== null && card.causes.includes(cause)) score *= boosts.cause;
+      // safety first: a card answering a raised stop hazard gets no budget or do-it-yourself discount
       if (card.hazards.some((h) => stopping.has(h))) score *= boosts.stop_hazard;
+      else score *= this.fit(card, constraints);
+      if (cause !== null && card.causes.includes(cause)) score *= boosts.cause;
       found.push({ card, family, principle: cell[position - 1], position, score: roundTo(score, 4) });
     }
     found.sort((a, b) => b.score - a.score || (a.card.id < b.card.id ? -1 : a.card.id > b.card.id ? 1 : 0));
