@@ -12,7 +12,7 @@ Two files: ``drain-device.json`` (the data, with an index of the vectors: kinds,
 
 >>> export = build_export()
 >>> export.data["format"], export.data["index"]["dimension"]
-(2, 384)
+(3, 384)
 >>> len(export.vectors) == 2 * export.data["index"]["dimension"] * export.data["index"]["rows"]
 True
 """
