@@ -100,14 +100,14 @@ def _case(problem: str) -> dict[str, Any]:
     knowledge = load()
     grounder = shared_grounder(knowledge)
     seen: dict[str, str] = {}
-    original = type(grounder.index).embed
+    original = type(grounder.index).embed_all
 
-    def recording(text: str) -> np.ndarray:
-        vector = original(grounder.index, text)
-        seen[text] = _vector(vector)
-        return vector
+    def recording(texts: list[str]) -> np.ndarray:  # every embedding goes through embed_all
+        vectors = original(grounder.index, texts)
+        seen.update((text, _vector(vector)) for text, vector in zip(texts, vectors, strict=True))
+        return vectors
 
-    grounder.index.embed = recording  # type: ignore[method-assign]
+    grounder.index.embed_all = recording  # type: ignore[method-assign]
     try:
         grounding = grounder.ground(problem)
         pairs = grounder.pairs(grounding, k=6)
@@ -120,7 +120,7 @@ def _case(problem: str) -> dict[str, Any]:
         tree = Planner(fake, PlannerSettings(concurrency=1), knowledge=knowledge, grounder=grounder,
                        log=False).solve(problem).model_dump(mode="json")
     finally:
-        del grounder.index.embed
+        del grounder.index.embed_all
     tree["stats"].update(wall_seconds=0.0, model_seconds=0.0)  # the clock's: never compared
     return {
         "problem": problem,

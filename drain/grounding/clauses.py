@@ -7,7 +7,7 @@ the probe found 40% of the dangers reading the whole text and 75% reading each c
 (bench/RESULTS.md section 15). A message is cut at sentence ends, semicolons, colons, line breaks and dashes,
 and before "but", "anyway", "also", "plus" and ", and"; pieces of fewer than :data:`MIN_WORDS` words are
 dropped, and a text that gives fewer than two pieces has no clauses (the whole text says it all). The
-phone cuts the same way (``engine/words.js``).
+phone cuts the same way (``engine/clauses.js``).
 
 >>> clauses("We're redoing the bathroom, and the breaker box buzzes and smells hot. Anyway which tile is best?")
 ["We're redoing the bathroom", 'the breaker box buzzes and smells hot', 'which tile is best']

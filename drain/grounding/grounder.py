@@ -118,7 +118,8 @@ class Grounder:
         clause by clause (:mod:`drain.grounding.clauses`); ``query``: its vector, if already embedded."""
         query = self.embed(text) if query is None else query
         pieces = clauses(text)
-        return self.semantic_hazards.check(query, text, [(self.embed(piece), piece) for piece in pieces])
+        vectors = self.index.embed_all(pieces) if pieces else []
+        return self.semantic_hazards.check(query, text, list(zip(vectors, pieces, strict=True)))
 
     def pairs(self, grounding: Grounding, k: int = 6) -> list[PairCandidate]:
         """Candidate contradictions for a grounded text, best first."""
@@ -130,7 +131,7 @@ class Grounder:
               cause: str | None = None, k: int = 6, exclude: Collection[str] = (),
               stop: Collection[str] = ()) -> list[CardCandidate]:
         """Candidate fix cards for one contradiction of a grounded text, best first (``stop``: the stop
-        hazards raised for the text, whose cards come first)."""
+        hazards raised for the text, whose cards are lifted: :data:`drain.grounding.cards.BOOSTS`)."""
         families = grounding.families if grounding.family is not None else grounding.families[:1]
         if families:
             families = [m for m in families if m.score >= FAMILY_WITHIN * families[0].score]

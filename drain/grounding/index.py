@@ -71,7 +71,11 @@ class LibraryIndex:
 
     def embed(self, text: str) -> np.ndarray:
         """The query vector of one text."""
-        return self.embedder.embed([text])[0]
+        return self.embed_all([text])[0]
+
+    def embed_all(self, texts: list[str]) -> np.ndarray:
+        """The query vectors of several texts, one row each, in one batch (a message's clauses)."""
+        return self.embedder.embed(texts)
 
     def scores(self, kind: str, query: np.ndarray) -> np.ndarray:
         """Cosine similarity of ``query`` with every row of ``kind`` (the last query's scores are kept)."""
