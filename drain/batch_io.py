@@ -209,6 +209,7 @@ class DoneRecords:
     duplicate_lines: set[int] = field(default_factory=set)  # input lines recorded as duplicate ids
     repaired: int = 0  # bytes of a torn last line cut off
     errors: int = 0
+    error_ids: set[str] = field(default_factory=set)  # the ids recorded as errors
     not_attempted: int = 0  # records of problems a stopped batch did not attempt (not done: a rerun solves them)
 
 
@@ -243,6 +244,8 @@ def read_done(path: Path, *, repair: bool = True) -> DoneRecords:
             continue
         done.ids.add(str(record["id"]))
         done.errors += "error" in record
+        if "error" in record:
+            done.error_ids.add(str(record["id"]))
     return done
 
 

@@ -237,6 +237,16 @@ def test_batch_cli_malformed_duplicates_and_resume(tmp_path: Path, home: Path) -
     assert "5 already done" in again.stderr.decode()
 
 
+def test_batch_counts_only_its_own_failures_in_a_shared_output(tmp_path: Path, home: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    other = _write_jsonl(tmp_path / "other.jsonl", ["not json", {"problem": "no id"}])
+    assert invoke_drain("batch", str(other), "-o", str(out), "--backend", "fake", env=_env(home)).returncode == 5
+    source = _write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "problem": "noisy furnace"}, {"id": "b", "problem": ""}])
+    done = invoke_drain("batch", str(source), "-o", str(out), "--backend", "fake", env=_env(home))
+    assert done.returncode == 5 and "1 of 2 problems failed" in done.stderr.decode(), done.stderr
+    assert len(_records(out)) == 4  # the other input's two error records are kept
+
+
 def test_batch_txt_and_csv_summary(tmp_path: Path, home: Path) -> None:
     source = tmp_path / "problems.txt"
     source.write_text("\n".join(PROBLEMS[:3]) + "\n", encoding="utf-8")

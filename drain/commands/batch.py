@@ -215,7 +215,8 @@ def _open_output(target: Path, retry_errors: bool) -> Any:
 
 def _run(items: list[Any], writer: Any, engine: Any, settings: Any, stats: Any, *, concurrency: int, config: Any,
          progress: bool, max_consecutive_failures: int | None = None) -> int:
-    """Plan, record the input errors, solve the rest; returns how many problems failed, old and new."""
+    """Plan, record the input errors, solve the rest; returns how many of this input's problems failed, in this
+    run or an earlier one recorded in the output (records of other inputs in the same file do not count)."""
     import asyncio
 
     from drain.batch import DoneRecords, RequestGate, plan_batch, run_batch
@@ -247,7 +248,7 @@ def _run(items: list[Any], writer: Any, engine: Any, settings: Any, stats: Any, 
             asyncio.run(main(bar))
         else:
             stats.seconds = max(stats.seconds, 1e-6)
-    return stats.failed + done.errors + len(done.duplicate_lines)
+    return stats.failed + sum(item.key in done.error_ids for item in items) + len(done.duplicate_lines)
 
 
 def summary_rows(path: Path) -> list[dict[str, Any]]:
