@@ -67,3 +67,20 @@ def test_a_card_that_answers_a_raised_stop_hazard_goes_before_the_harmless_cause
             assert [o.score for o in safety] == [o.score for o in lifted if "gas" in o.card.hazards]
             checked += 1
     assert checked, "the test needs a contradiction where a gas card ranks below a harmless one"
+
+
+
+def test_a_message_of_several_clauses_is_matched_by_its_clauses_as_well(grounder: Grounder,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from drain.grounding import families
+
+    text = ("We just moved into a 1950s ranch with lots of old carpet and dark paneling we hate. "
+            "Also the toilet runs for a few seconds every hour.")
+    single = "gutters overflow every time it rains hard"
+    read = [m.family.id for m in grounder.ground(text).families]
+    read_single = grounder.ground(single).families
+    monkeypatch.setattr(families, "CLAUSE_WEIGHT", 0.0)
+    whole = [m.family.id for m in grounder.ground(text).families]
+    assert read[0] == "running-toilet"
+    assert whole[0] != "running-toilet"  # read whole, the house's description outweighs the one complaint
+    assert grounder.ground(single).families == read_single  # one clause: nothing to read apart

@@ -102,7 +102,9 @@ class Grounder:
         ``query``: the text's vector, when it was already embedded (many texts embed faster together).
         """
         query = self.embed(text) if query is None else query
-        families = match_families(self.library, self.index, query, k=k, exclude_cases=self.exclude_cases)
+        parts = self._clause_parts(text)
+        families = match_families(self.library, self.index, query, k=k, exclude_cases=self.exclude_cases,
+                                  clauses=[vector for vector, _ in parts])
         close = too_close_to_call(families)
         if family is not None:
             chosen = self.library.family(family)
@@ -111,15 +113,20 @@ class Grounder:
             families.insert(0, FamilyMatch(chosen, max(top, 1.0), chosen.says[0], {"chosen": 1.0}))
             close = False
         causes = match_causes(self.index, query, families[0].family) if families else []
-        return Grounding(text, query, families, causes, self.hazards(text, query=query), close)
+        hazards = self.semantic_hazards.check(query, text, parts)
+        return Grounding(text, query, families, causes, hazards, close)
 
     def hazards(self, text: str, *, query: np.ndarray | None = None) -> list[SimilarHazard]:
         """Hazard categories raised by similarity for one text (a problem, a part, an idea), read whole and
         clause by clause (:mod:`drain.grounding.clauses`); ``query``: its vector, if already embedded."""
         query = self.embed(text) if query is None else query
+        return self.semantic_hazards.check(query, text, self._clause_parts(text))
+
+    def _clause_parts(self, text: str) -> list[tuple[np.ndarray, str]]:
+        """The vector and text of each of the text's clauses (none for a one-clause text), embedded together."""
         pieces = clauses(text)
         vectors = self.index.embed_all(pieces) if pieces else []
-        return self.semantic_hazards.check(query, text, list(zip(vectors, pieces, strict=True)))
+        return list(zip(vectors, pieces, strict=True))
 
     def pairs(self, grounding: Grounding, k: int = 6) -> list[PairCandidate]:
         """Candidate contradictions for a grounded text, best first."""

@@ -111,8 +111,27 @@ export class Grounder {
     return new Map([...votes].map(([family, vote]) => [family, vote / total]));
   }
 
-  /** The k most likely families for a query vector, best first: [{family, score, said, evidence}]. */
-  matchFamilies(query, k = 3) {
+  /** The k most likely families for a query vector, best first: [{family, score, said, evidence}];
+   * `clauses`: the vectors of the text's clauses, if it has several (drain.grounding.families.CLAUSE_WEIGHT). */
+  matchFamilies(query, k = 3, clauses = []) {
+    let found = this.scoredFamilies(query);
+    if (clauses.length) {
+      const best = new Map();
+      for (const vector of clauses) {
+        for (const m of this.scoredFamilies(vector)) {
+          best.set(m.family.id, Math.max(best.get(m.family.id) ?? 0, m.score));
+        }
+      }
+      const w = this.tuning.families.clause_weight ?? 0; // absent from exports before it
+      const mixed = (m) => (1 - w) * m.score + w * Math.max(m.score, best.get(m.family.id) ?? 0);
+      found = found.map((m) => ({ ...m, score: roundTo(mixed(m), 4) }));
+    }
+    found.sort((a, b) => b.score - a.score || (a.family.id < b.family.id ? -1 : a.family.id > b.family.id ? 1 : 0));
+    return found.slice(0, k);
+  }
+
+  /** Every family scored for one vector, unordered. */
+  scoredFamilies(query) {
     const weights = this.tuning.families.weights;
     const says = this.index.bestByKey("family", query);
     const votes = this.caseVotes(query);
@@ -133,8 +152,7 @@ export class Grounder {
       for (const [name, value] of Object.entries(evidence)) score += weights[name] * value;
       found.push({ family, score: roundTo(score, 4), said: (nearestSaid.get(id) || [0, ""])[1], evidence });
     }
-    found.sort((a, b) => b.score - a.score || (a.family.id < b.family.id ? -1 : a.family.id > b.family.id ? 1 : 0));
-    return found.slice(0, k);
+    return found;
   }
 
   /** The family's causes, closest first: [{family, cause, score}]. */
@@ -212,7 +230,8 @@ export class Grounder {
   /** What the library says about one text (drain.grounding.grounder.Grounder.ground). */
   async ground(text, { family = null, k = 3, query = null } = {}) {
     const vector = query || await this.embed(text);
-    let families = this.matchFamilies(vector, k);
+    const parts = await this.clauseParts(text);
+    let families = this.matchFamilies(vector, k, parts.map(([v]) => v));
     let close = families.length >= 2 && families[0].score - families[1].score < this.tuning.families.close_call;
     if (family !== null) {
       const chosen = this.families.get(family);
@@ -224,7 +243,7 @@ export class Grounder {
     }
     const causes = families.length ? this.matchCauses(vector, families[0].family) : [];
     const confident = families.length && families[0].score >= this.tuning.confident ? families[0] : null;
-    const hazards = this.similarHazards(vector, text, await this.clauseParts(text));
+    const hazards = this.similarHazards(vector, text, parts);
     return { text, query: vector, families, causes, hazards, close_call: close,
              family: confident };
   }
