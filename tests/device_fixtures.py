@@ -28,6 +28,7 @@ PROBLEMS = (
     "my deck boards feel soft and springy near the stairs",
     "the kitchen sink drains slowly and smells",
     "ice dams on the roof every winter",
+    "We just moved into an old ranch house with dark paneling we hate. Also the toilet runs every hour.",
 )
 RULE_TEXTS = ("rewire the panel myself", "there's a burning smell from the outlet", "remove the popcorn ceiling",
               "the carbon monoxide alarm keeps beeping", "squeaky door hinge",
