@@ -70,7 +70,8 @@ def test_rules_and_constraints_match(both: tuple[dict[str, Any], dict[str, Any]]
     python, javascript = both
     assert javascript["rules"] == python["rules"]
     assert javascript["constraints"] == python["constraints"]
-    assert any(fired for _, fired, _ in python["rules"]) and any(not fired for _, fired, _ in python["rules"])
+    assert any(fired for _, fired, _, _ in python["rules"]) and any(not fired for _, fired, _, _ in python["rules"])
+    assert any(aside for *_, aside in python["rules"])  # the settled reading is compared too
 
 
 def test_reply_validation_matches(both: tuple[dict[str, Any], dict[str, Any]]) -> None:

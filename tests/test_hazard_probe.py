@@ -94,7 +94,8 @@ def test_the_probe_raises_what_the_rules_miss_and_keeps_look_alikes_calm(grounde
     assert [(h.category, h.source) for h in raised] == [("garage_door_spring", "similar")]
     assert raised[0].similar_to and raised[0].score is not None
     for ordinary in ("I want to repaint the kitchen cabinets white", "the gas fireplace remote needs new batteries",
-                     "the dryer takes two cycles to dry towels"):
+                     "the washing machine is loud on the spin cycle"):  # (a dryer slow to dry: a clogged vent,
+        # which the fire-risk caution rightly names since the probe was refitted on the fourth held-out set)
         assert hazards_of(knowledge, grounder, ordinary) == [], ordinary
 
 

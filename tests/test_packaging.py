@@ -25,7 +25,8 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_wheel_contents(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     for data in ("canonical.csv", "parameters.csv", "principles.csv", "variants.csv", "parameters.toml",
-                 "principles.toml", "hazards.toml", "separation.toml", "constraints.toml", "topics.toml"):
+                 "principles.toml", "hazards.toml", "settled.toml", "separation.toml", "constraints.toml",
+                 "topics.toml"):
         assert f"triz/_data/matrix/{data}" in names
     for data in ("README.md", "areas.toml", "families/water-basements.toml", "cases/water-basements.jsonl",
                  "hazards/phrasings.jsonl", "hazards/lookalikes.jsonl"):

@@ -9,11 +9,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from pydantic import BaseModel, ConfigDict
 
 from triz.models import HazardRule
+from triz.settled import SettledReading, sentences
 from triz.text import PhraseIndex, occurs_from, stems
 
 __all__ = ["TOGETHER_WINDOW", "HazardChecker", "HazardMatch"]
@@ -37,8 +38,9 @@ class HazardMatch(BaseModel):
 class HazardChecker:
     """Match texts against the hazard rules; "stop" hazards come before "caution" ones."""
 
-    def __init__(self, rules: Iterable[HazardRule]) -> None:
+    def __init__(self, rules: Iterable[HazardRule], settled: SettledReading | None = None) -> None:
         self.rules = {rule.category: rule for rule in rules}
+        self.settled = settled
         self._index = PhraseIndex((rule.category, t) for rule in self.rules.values() for t in rule.triggers)
         self._with_actions = PhraseIndex(
             (rule.category, t) for rule in self.rules.values() for t in (*rule.triggers, *rule.actions)
@@ -65,12 +67,47 @@ class HazardChecker:
         """Every hazard whose triggers occur in ``text``; stop first, then in file order.
 
         With ``actions=True`` the rules' work phrases count too: use it for proposed fixes
-        ("rewire the panel"), not for problem descriptions.
+        ("rewire the panel"), not for problem descriptions. A match the text tells of as dealt with is left
+        out (:mod:`triz.settled`; :meth:`set_aside` lists those).
+
+        >>> import triz
+        >>> triz.load().hazards.check("we smelled gas last year, the utility fixed the meter, fine since")
+        []
         """
+        return self._matches(self._found(text, actions, aside=False))
+
+    def set_aside(self, text: str) -> list[HazardMatch]:
+        """The matches of ``text`` that :meth:`check` leaves out because the text says they were dealt with.
+
+        >>> import triz
+        >>> [h.category for h in triz.load().hazards.set_aside("the pipe wrap was removed by an abatement crew")]
+        ['asbestos']
+        """
+        return self._matches(self._found(text, False, aside=True))
+
+    def _found(self, text: str, actions: bool, *, aside: bool) -> dict[str, list[str]]:
+        found = self._raw(text, actions)
+        if actions or self.settled is None:
+            return {} if aside else found
+        reading = self.settled
+        pieces = sentences(text) or [text]
+        cache: dict[int, set[str]] = {}
+
+        def raises(category: str) -> Callable[[int], bool]:
+            def piece_raises(n: int) -> bool:
+                if n not in cache:
+                    cache[n] = set(self._raw(pieces[n], False))
+                return category in cache[n]
+            return piece_raises
+
+        settled = {c for c in found if reading.sets_aside(text, c, pieces, raises(c))}
+        return {c: m for c, m in found.items() if (c in settled) == aside}
+
+    def _raw(self, text: str, actions: bool) -> dict[str, list[str]]:
         found = (self._with_actions if actions else self._index).find(text)
         for category, seen in self._together(text).items():
             found.setdefault(category, []).extend(seen)
-        return self._matches(found)
+        return found
 
     def _together(self, text: str) -> dict[str, list[str]]:
         """The categories whose ``together`` groups all occur within :data:`TOGETHER_WINDOW` words.

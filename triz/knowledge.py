@@ -90,8 +90,9 @@ class TrizKnowledge:
     @cached_property
     def hazards(self) -> HazardChecker:
         from triz.hazards import HazardChecker
+        from triz.settled import load_settled
 
-        return HazardChecker(_loader().load_hazards(self.folder))
+        return HazardChecker(_loader().load_hazards(self.folder), load_settled(self.folder))
 
     @cached_property
     def parameter_names(self) -> dict[int, NamedRow]:

@@ -160,8 +160,12 @@ def hazards(text: str = typer.Argument(..., help="A problem description."), fmt:
         print_json([h.model_dump(mode="json") for h in found])
         return
     out = console()
+    aside = cli.config.knowledge(lazy=True).hazards.set_aside(text)
     if not found:
         out.print("No hazard rule fires on this text.")
+    for h in aside:
+        out.print(f"Set aside, told as dealt with: {h.category.replace('_', ' ')} ({', '.join(h.matched)}). "
+                  f"If the signs come back: {h.message}")
     for h in found:
         colour = "bold red" if h.severity == "stop" else "bold yellow"
         out.print(f"[{colour}]{h.category.replace('_', ' ').upper()}[/]: {h.message}")

@@ -95,7 +95,18 @@ def _knowledge(knowledge: TrizKnowledge) -> dict[str, Any]:
                           "actions": list(r.actions), "together": [[list(group) for group in entry]
                                                                     for entry in r.together]}
                          for r in knowledge.hazards.rules.values()],
+        "settled": _settled(knowledge),
     }
+
+
+def _settled(knowledge: TrizKnowledge) -> dict[str, Any] | None:
+    """The settled reading's patterns with their word lists filled in (``engine/settled.js`` compiles them)."""
+    reading = knowledge.hazards.settled
+    if reading is None:
+        return None
+    return {"done": [p.pattern for p in reading.done_patterns], "live": [p.pattern for p in reading.live_patterns],
+            "negation": reading.negation.pattern, "short_sentence": reading.short_sentence,
+            "category_done": [{"categories": sorted(c), "pattern": p.pattern} for c, p in reading.category_done]}
 
 
 def _house(grounder: Grounder) -> dict[str, Any]:

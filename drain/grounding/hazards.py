@@ -12,7 +12,8 @@ There are two thresholds, one for the stop-severity categories and one for the c
 text (so an edit elsewhere never reshuffles them): each fold's phrasings and look-alikes are read by a
 probe fitted without them, and the pair chosen is the one with the most recall on the phrasings (the stop
 categories' recall plus the overall recall) for which the look-alikes it flags beyond those the rules
-already flag stay within :data:`FALSE_ALARM_BUDGET` (the rules' own alarms are the rules' to fix). On the
+already flag stay within :data:`FALSE_ALARM_BUDGET` (the rules' own alarms are the rules' to fix, and a
+look-alike that tells of a danger dealt with is set aside anyway: :mod:`triz.settled`). On the
 tune split a lower bar for the stop categories gained them 8 points of recall at no loss overall.
 
 The held-out split is never seen here: ``bench/bench_hazards.py`` measures the check on it. The fitted
@@ -84,7 +85,7 @@ class ProbeInputs:
     weights: np.ndarray
     categories: list[str]
     lookalike: np.ndarray  # bool per row
-    rule_alarm: np.ndarray  # bool per row: the rules flag this look-alike
+    rule_alarm: np.ndarray  # bool per row: the rules flag this look-alike, or it tells of a danger dealt with
     digest: str
     texts: list[str]
 
@@ -109,14 +110,15 @@ def probe_inputs(library: HouseLibrary, index: LibraryIndex) -> ProbeInputs:
     labels = np.array([categories.index(k) for k in keys] + [none] * (len(looks) + len(cases)), dtype=np.int64)
     weights = np.array([1.0] * (len(hazard) + len(looks)) + [CASE_WEIGHT] * len(cases))
     lookalike = np.array([False] * len(hazard) + [True] * len(looks) + [False] * len(cases))
-    check = library.knowledge.check_hazards
-    alarms = [bool(check(text)) for text in index.texts["lookalike"]]
+    check, settled = library.knowledge.check_hazards, library.knowledge.hazards.settled
+    # excused: the rules flag it (theirs to fix), or it tells of a danger dealt with, which the check sets aside
+    alarms = [bool(check(text)) or (settled is not None and settled.calm(text)) for text in index.texts["lookalike"]]
     rule_alarm = np.array([False] * len(hazard) + alarms + [False] * len(cases))
     rules = library.knowledge.hazards.rules
     severity = [rules[c].severity if c in rules else "stop" for c in categories]
-    settings = json.dumps(["text-hash folds", "words: crc32 of triz.text stems and pairs", DIMENSIONS, WORD_WEIGHT,
-                           "float16 w", REPEATS, categories, severity, CASE_WEIGHT, STEPS, RATE, L2,
-                           FOLDS, FALSE_ALARM_BUDGET, THRESHOLDS])
+    settings = json.dumps(["text-hash folds", "settled excused", "words: crc32 of triz.text stems and pairs",
+                           DIMENSIONS, WORD_WEIGHT, "float16 w", REPEATS, categories, severity, CASE_WEIGHT,
+                           STEPS, RATE, L2, FOLDS, FALSE_ALARM_BUDGET, THRESHOLDS])
     digest = probe_digest(vectors, labels, rule_alarm, settings)
     return ProbeInputs(vectors, labels, weights, categories, lookalike, rule_alarm, digest, texts)
 
@@ -249,6 +251,7 @@ class SemanticHazards:
                  cache_dir: Path | None = None) -> None:
         self.index = index
         self.tuning = tuning or load_tuning(library, index, cache_dir)
+        self.settled = library.knowledge.hazards.settled
         keys = index.keys["hazard"]
         self._rows = {c: np.array([i for i, k in enumerate(keys) if k == c]) for c in self.tuning.categories}
 
@@ -258,7 +261,8 @@ class SemanticHazards:
 
         ``parts``: the vectors and texts of its clauses (:func:`drain.grounding.clauses.clauses`), each read
         on its own as well; a category is raised by the reading that gives it the highest probability, and
-        explained by the known situation closest to that reading.
+        explained by the known situation closest to that reading. A category the text tells of as dealt with
+        is left out (:mod:`triz.settled`, the clauses as its pieces), as the rules leave it out.
         """
         tuning = self.tuning
         if not tuning.categories:
@@ -272,9 +276,20 @@ class SemanticHazards:
             best_reading = int(np.argmax(p[:, n]))  # the first of equals: the whole text before its clauses
             if p[best_reading, n] < tuning.thresholds[category] or not len(rows):
                 continue
+            if self._settled(text, category, readings, p[:, n]):
+                continue
             scores = self.index.scores("hazard", readings[best_reading][0])
             best = int(rows[np.argmax(scores[rows])])
             found.append(SimilarHazard(category, round(float(scores[best]), 3), self.index.texts["hazard"][best],
                                        round(float(p[best_reading, n]), 3)))
         found.sort(key=lambda h: -h.probability)
         return found
+
+    def _settled(self, text: str, category: str, readings: list[tuple[np.ndarray, str]], p: np.ndarray) -> bool:
+        """Whether the text tells of ``category`` as dealt with; ``p``: its probability in each reading."""
+        if self.settled is None or not self.settled.calm(text, category):
+            return False
+        bar = self.tuning.thresholds[category]
+        pieces = [t for _, t in readings[1:]] or [text]
+        offset = 1 if len(readings) > 1 else 0
+        return self.settled.sets_aside(text, category, pieces, lambda n: bool(p[n + offset] >= bar))

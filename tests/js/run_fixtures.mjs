@@ -81,7 +81,8 @@ for (const [step, ids, most, text] of fixtures.replies) {
 }
 for (const [text] of fixtures.rules) {
   out.rules.push([text, knowledge.checkHazards(text).map((h) => [h.category, h.matched]),
-                  knowledge.checkHazards(text, { actions: true }).map((h) => [h.category, h.matched])]);
+                  knowledge.checkHazards(text, { actions: true }).map((h) => [h.category, h.matched]),
+                  knowledge.setAsideHazards(text).map((h) => h.category)]);
 }
 for (const [text] of fixtures.constraints) out.constraints.push([text, knowledge.constraints(text).map((c) => c.name)]);
 

@@ -4,7 +4,7 @@
 // answered from there first. API answers (/v1/...) are never cached: they go straight to the network.
 "use strict";
 
-const CACHE = "drain-shell-v5";
+const CACHE = "drain-shell-v6";
 const DEVICE_CACHE = "drain-device-v1"; // engine/device.js fills it; kept across shell updates
 const SHELL = [
   "/",
@@ -24,6 +24,7 @@ const SHELL = [
   "/static/engine/planner.js",
   "/static/engine/problem.js",
   "/static/engine/replies.js",
+  "/static/engine/settled.js",
   "/static/engine/template.js",
   "/static/engine/text.js",
   "/static/engine/tree.js",

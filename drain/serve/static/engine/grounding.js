@@ -211,6 +211,7 @@ export class Grounder {
       const p = probabilities[reading][c];
       const rows = this.hazardRows.get(category) || [];
       if (p < thresholds[category] || !rows.length) return;
+      if (this.settledAside(text, category, readings, probabilities.map((row) => row[c]))) return;
       const scores = this.index.scores("hazard", readings[reading][0]);
       let best = rows[0];
       for (const row of rows) if (scores[row] > scores[best]) best = row;
@@ -218,6 +219,16 @@ export class Grounder {
                    probability: roundTo(p, 3) });
     });
     return found.sort((a, b) => b.probability - a.probability);
+  }
+
+  /** Whether the text tells of `category` as dealt with (SemanticHazards._settled): the clauses are the pieces. */
+  settledAside(text, category, readings, p) {
+    const settled = this.knowledge.settled;
+    if (!settled || !settled.calm(text, category)) return false;
+    const bar = this.tuning.hazards.thresholds[category];
+    const pieces = readings.length > 1 ? readings.slice(1).map(([, piece]) => piece) : [text];
+    const offset = readings.length > 1 ? 1 : 0;
+    return settled.setsAside(text, category, pieces, (n) => p[n + offset] >= bar);
   }
 
   /** The vectors and texts of a text's clauses, for the hazard check (drain.grounding.grounder.Grounder.hazards). */

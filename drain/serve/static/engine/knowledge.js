@@ -1,5 +1,6 @@
 // The TRIZ core on the phone: the matrix (fail closed), parameter and principle names, the hazard rules,
 // the constraints and the separation principles, all read from the exported data.
+import { SettledReading, sentences } from "./settled.js";
 import { occursFrom, PhraseIndex, Stemmer } from "./text.js";
 
 /** Python's round(x, digits) on the exact binary value: half to even only on an exact tie. */
@@ -33,6 +34,8 @@ export class Knowledge {
     this.window = data.text.together_window;
     this.groups = new PhraseIndex(this.stemmer, this.rules.flatMap((r) => (r.together || []).flatMap((entry, e) =>
       entry.flatMap((group, g) => group.map((t) => [`${r.category}\u0000${e}\u0000${g}`, t])))));
+    // a danger the message tells of as dealt with is set aside (absent from exports before it)
+    this.settled = data.settled ? new SettledReading(data.settled, this.stemmer) : null;
     this.constraintList = data.constraints;
     this.constraintIndex = new PhraseIndex(this.stemmer,
       data.constraints.flatMap((c) => c.phrases.map((p) => [c.name, p])));
@@ -65,13 +68,44 @@ export class Knowledge {
     return { principles, reason: null };
   }
 
-  /** The hazard rules that fire on `text`, stop first then in file order (triz.hazards.HazardChecker.check). */
+  /** The hazard rules that fire on `text`, stop first then in file order (triz.hazards.HazardChecker.check);
+   * a match the text tells of as dealt with is left out (settled.js). */
   checkHazards(text, { actions = false } = {}) {
+    return this.hazardMatches(this.foundHazards(text, actions, false));
+  }
+
+  /** The matches checkHazards leaves out because the text says they were dealt with (HazardChecker.set_aside). */
+  setAsideHazards(text) {
+    return this.hazardMatches(this.foundHazards(text, false, true));
+  }
+
+  foundHazards(text, actions, aside) {
+    const found = this.rawHazards(text, actions);
+    if (actions || !this.settled) return aside ? new Map() : found;
+    const pieces = sentences(text);
+    if (!pieces.length) pieces.push(text);
+    const cache = new Map();
+    const raises = (category) => (n) => {
+      if (!cache.has(n)) cache.set(n, this.rawHazards(pieces[n], false));
+      return cache.get(n).has(category);
+    };
+    const kept = new Map();
+    for (const [category, seen] of found) {
+      if (this.settled.setsAside(text, category, pieces, raises(category)) === aside) kept.set(category, seen);
+    }
+    return kept;
+  }
+
+  rawHazards(text, actions) {
     const found = (actions ? this.withActions : this.triggers).find(text);
     for (const [category, seen] of this.together(text)) {
       if (!found.has(category)) found.set(category, []);
       found.get(category).push(...seen);
     }
+    return found;
+  }
+
+  hazardMatches(found) {
     const matches = this.rules.filter((r) => found.has(r.category)).map((r) => ({
       category: r.category, severity: r.severity, message: r.message, do_now: [...r.do_now],
       professional: r.professional, matched: [...found.get(r.category)],
