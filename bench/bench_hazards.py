@@ -79,7 +79,7 @@ def main() -> None:
     out["tune_cross_validated"] = {"recall": tuning.tune_recall, "false_alarms": tuning.tune_false_alarms}
     print(f"probe thresholds {sorted(set(tuning.thresholds.values()))}; tune split, cross-validated: "
           f"look-alikes flagged beyond the rules {tuning.tune_false_alarms:.3f}")
-    print("| category | severity | threshold | tune recall (probe alone, cross-validated) |\n|---|---|---|---|")
+    print("| category | severity | threshold | tune recall (rules + probe, cross-validated) |\n|---|---|---|---|")
     for category in tuning.categories:
         print(f"| {category} | {severity[category]} | {tuning.thresholds[category]} | "
               f"{tuning.tune_recall.get(category)} |")

@@ -19,6 +19,9 @@ DEALT_WITH = [
     ("Our pipe wrap was removed by a licensed abatement crew, now I want to insulate the pipes", "asbestos"),
     ("Our house was built in 2004 and I want to remove the popcorn ceiling. What tools?", "asbestos"),
     ("Our radon test came back at 0.8 pCi/L. That's low, right?", "radon"),
+    ("I pressed the test button on the carbon monoxide alarm and it beeped loudly, is that right?",
+     "carbon_monoxide"),
+    ("The neighbours have a bonfire going and I can smell smoke in the house through the window", "fire"),
 ]
 
 # each still needs its warning: back again, never dealt with, a layperson's word, or another danger beside it
@@ -32,6 +35,8 @@ STILL_LIVE = [
     ("Our radon test came back at 0.8 in the living room but 12 pCi/L in the basement.", "radon"),
     ("Can the plumber replace the relief valve? It drips all day.", "water_heater_pressure"),
     ("Our house was built in 2004 and the basement smells of gas.", "gas"),
+    ("I spilled a splash of bleach into the vinegar bucket and now the fumes make me cough", "chemicals"),
+    ("smoke is coming out of the bedroom wall, the one we share with the neighbours chimney", "fire"),
 ]
 
 

@@ -176,8 +176,8 @@ def index() -> None:
     probe = write_tuning(library.folder / PROBE_FILE, tuning)
     bars = sorted(set(tuning.thresholds.values()))
     console().print(f"wrote {probe}: thresholds {bars}, cross-validated on the tune split: recall "
-                    f"{sum(tuning.tune_recall.values()) / max(1, len(tuning.tune_recall)):.3f} (mean over "
-                    f"categories), false alarms {tuning.tune_false_alarms:.3f}")
+                    f"with the rules {sum(tuning.tune_recall.values()) / max(1, len(tuning.tune_recall)):.3f} "
+                    f"(mean over categories), look-alikes flagged beyond the rules {tuning.tune_false_alarms:.3f}")
 
 
 def register(app: typer.Typer) -> None:

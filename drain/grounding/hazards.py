@@ -10,8 +10,9 @@ cosine similarity (``score``), so a homeowner sees why.
 There are two thresholds, one for the stop-severity categories and one for the cautions, set from the
 *tune* split alone by five-fold cross-validation, repeated three times with folds drawn from a hash of each
 text (so an edit elsewhere never reshuffles them): each fold's phrasings and look-alikes are read by a
-probe fitted without them, and the pair chosen is the one with the most recall on the phrasings (the stop
-categories' recall plus the overall recall) for which the look-alikes it flags beyond those the rules
+probe fitted without them, and the pair chosen is the one with the most recall on the phrasings by the rules
+and the probe together (the stop categories' recall plus the overall recall; the probe is there to catch what
+the rules miss) for which the look-alikes it flags beyond those the rules
 already flag stay within :data:`FALSE_ALARM_BUDGET` (the rules' own alarms are the rules' to fix, and a
 look-alike that tells of a danger dealt with is set aside anyway: :mod:`triz.settled`). On the
 tune split a lower bar for the stop categories gained them 8 points of recall at no loss overall.
@@ -86,6 +87,7 @@ class ProbeInputs:
     categories: list[str]
     lookalike: np.ndarray  # bool per row
     rule_alarm: np.ndarray  # bool per row: the rules flag this look-alike, or it tells of a danger dealt with
+    rule_hit: np.ndarray  # bool per row: the rules raise this phrasing's own category
     digest: str
     texts: list[str]
 
@@ -114,13 +116,16 @@ def probe_inputs(library: HouseLibrary, index: LibraryIndex) -> ProbeInputs:
     # excused: the rules flag it (theirs to fix), or it tells of a danger dealt with, which the check sets aside
     alarms = [bool(check(text)) or (settled is not None and settled.calm(text)) for text in index.texts["lookalike"]]
     rule_alarm = np.array([False] * len(hazard) + alarms + [False] * len(cases))
+    hits = [c in {m.category for m in check(text)} for c, text in zip(keys, index.texts["hazard"], strict=True)]
+    rule_hit = np.array(hits + [False] * (len(looks) + len(cases)))
     rules = library.knowledge.hazards.rules
     severity = [rules[c].severity if c in rules else "stop" for c in categories]
-    settings = json.dumps(["text-hash folds", "settled excused", "words: crc32 of triz.text stems and pairs",
-                           DIMENSIONS, WORD_WEIGHT, "float16 w", REPEATS, categories, severity, CASE_WEIGHT,
-                           STEPS, RATE, L2, FOLDS, FALSE_ALARM_BUDGET, THRESHOLDS])
-    digest = probe_digest(vectors, labels, rule_alarm, settings)
-    return ProbeInputs(vectors, labels, weights, categories, lookalike, rule_alarm, digest, texts)
+    settings = json.dumps(["text-hash folds", "settled excused", "recall with the rules",
+                           "words: crc32 of triz.text stems and pairs", DIMENSIONS, WORD_WEIGHT, "float16 w",
+                           REPEATS, categories, severity, CASE_WEIGHT, STEPS, RATE, L2, FOLDS, FALSE_ALARM_BUDGET,
+                           THRESHOLDS])
+    digest = probe_digest(vectors, labels, rule_alarm | rule_hit, settings)
+    return ProbeInputs(vectors, labels, weights, categories, lookalike, rule_alarm, rule_hit, digest, texts)
 
 
 def _fit(inputs: ProbeInputs, rows: np.ndarray) -> Softmax:
@@ -142,12 +147,14 @@ def _folds(inputs: ProbeInputs, repeat: int) -> np.ndarray:
 def _choose(inputs: ProbeInputs, helds: list[np.ndarray],
             stop: np.ndarray) -> tuple[np.ndarray, dict[str, float], float]:
     """A threshold per category (one for stop categories, one for cautions): the pair with the most
-    cross-validated recall, averaged over the repeats, within the false-alarm budget. ``helds``: each
+    cross-validated recall of the rules and the probe together (a phrasing is caught when the rules raise its
+    category or the probe does), averaged over the repeats, within the false-alarm budget. ``helds``: each
     repeat's held-out probabilities of every row; ``stop``: a bool per category."""
     none = len(inputs.categories)
     phrasings = inputs.labels < none
     looks = inputs.lookalike
     labels = inputs.labels[phrasings]
+    ruled = inputs.rule_hit[phrasings]
     owns = [held[phrasings, labels] for held in helds]
     look_rows = [held[looks, :none] for held in helds]
     fresh = ~inputs.rule_alarm[looks]
@@ -161,14 +168,14 @@ def _choose(inputs: ProbeInputs, helds: list[np.ndarray],
                 if looks.any() else 0.0
             if rate > FALSE_ALARM_BUDGET:
                 continue
-            hits = [own >= bars[labels] for own in owns]
+            hits = [(own >= bars[labels]) | ruled for own in owns]
             gain = float(np.mean([(hit[stopped].mean() if stopped.any() else 0.0) + hit.mean() for hit in hits]))
             if best is None or gain > best[0] + 1e-12:
                 best = (gain, bars, rate)
     if best is None:  # nothing keeps within the budget: raise nothing by similarity
         return np.full(none, 2.0), {}, 0.0
     _, bars, rate = best
-    per = {c: round(float(np.mean([(own[labels == n] >= bars[n]).mean() for own in owns])), 3)
+    per = {c: round(float(np.mean([((own >= bars[labels]) | ruled)[labels == n].mean() for own in owns])), 3)
            for n, c in enumerate(inputs.categories) if (labels == n).any()}
     return bars, per, round(rate, 4)
 
