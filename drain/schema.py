@@ -231,6 +231,9 @@ class SolutionTree(Node):
     constraints: Constraints = Field(default_factory=Constraints)
     families: list[FamilyRef] = Field(default_factory=list)
     diagnosis: list[Check] = Field(default_factory=list)
+    # hazards the rules found but set aside because the homeowner said they were dealt with (triz.settled):
+    # shown as a short "if it comes back" note, never as an alarm
+    dealt_with: list[Hazard] = Field(default_factory=list)
     clarify: Clarify | None = None
     backend: BackendInfo | None = None
     settings: dict[str, int | float | bool | None] = Field(default_factory=dict)

@@ -86,3 +86,17 @@ def test_a_bad_pattern_is_one_line_naming_the_file(tmp_path: Path) -> None:
     (tmp_path / "settled.toml").write_text(text.replace("live = [", "live = [\n  '(unclosed',", 1), encoding="utf-8")
     with pytest.raises(DataFileError, match=r"settled.toml: settled.live: '\(unclosed' is not a valid pattern"):
         load_settled(tmp_path)
+
+
+def test_the_tree_notes_a_danger_dealt_with_instead_of_raising_it() -> None:
+    from drain.backends.fake import FakeBackend
+    from drain.planner import Planner
+    from drain.render.markdown import to_markdown
+
+    problem = "We had a gas leak at the meter last year; the gas company fixed it and there has been no smell since."
+    tree = Planner(FakeBackend(), log=False).solve(problem)
+    assert "gas" not in {h.category for h in tree.hazards}
+    assert [h.category for h in tree.dealt_with] == ["gas"]
+    assert "You said this was dealt with (gas). If the signs come back: STOP" in to_markdown(tree)
+    live = Planner(FakeBackend(), log=False).solve("the gas company fixed the meter but I still smell gas")
+    assert "gas" in {h.category for h in live.hazards} and live.dealt_with == []

@@ -31,7 +31,7 @@ from drain.planner.session import Exchange, ModelSession
 from drain.planner.settings import PlannerSettings
 from drain.problem import ProblemText, read_problem
 from drain.prompts import PromptLibrary
-from drain.schema import BackendInfo, Constraints, FamilyRef, SolutionTree
+from drain.schema import BackendInfo, Constraints, FamilyRef, Hazard, SolutionTree
 from drain.steps import STEPS
 from drain.steps.context import SolveContext, Task, mark_partial
 from drain.steps.tree import hazards_of
@@ -155,6 +155,7 @@ class Planner:
         grounding = context.grounding(tree)
         tree.hazards = hazards_of(self.knowledge, self.grounder, problem.text,
                                   grounding.hazards if grounding is not None else None)
+        tree.dealt_with = [Hazard(**m.model_dump()) for m in self.knowledge.hazards.set_aside(problem.text)]
         if grounding is not None:
             tree.families = [FamilyRef(id=m.family.id, name=m.family.name, score=m.score, said=m.said)
                              for m in grounding.families]

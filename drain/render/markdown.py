@@ -77,6 +77,9 @@ def to_markdown(tree: SolutionTree) -> str:
         lines += ["## Safety first", ""]
         _node(lines, Node(problem="", hazards=tree.hazards), numbers, "")
         lines.append("")
+    for hazard in tree.dealt_with:
+        lines += [f"_You said this was dealt with ({_e(hazard.category.replace('_', ' '))}). If the signs come back: "
+                  f"{_e(hazard.message)}_", ""]
     if tree.clarify is not None:
         lines += [f"**Not sure:** {_e(tree.clarify.question)}", ""]
     if tree.diagnosis:

@@ -104,6 +104,9 @@ def to_rich_tree(tree: SolutionTree) -> Any:
     numbers = {id(idea): number for number, idea in tree.numbered_ideas()}
     root = Tree(f"[bold]DRAIN[/] · {_e(tree.problem)}", guide_style="dim")
     _hazards(root, tree)
+    for hazard in tree.dealt_with:
+        root.add(f"[dim]You said this was dealt with ({_e(hazard.category.replace('_', ' '))}). If the signs come "
+                 f"back: {_e(hazard.message)}[/]")
     if tree.ideal_final_result:
         root.add(f"[bold green]Ideal result:[/] {_e(tree.ideal_final_result)}")
     named = {k: v for k, v in tree.constraints.model_dump().items() if k != "named" and v != "unknown"}

@@ -198,6 +198,11 @@ export function renderTree(container, tree, view) {
   const parts = [el("div", { className: "block" }, el("h3", { text: "Problem" }), el("p", { text: tree.problem }),
                     tree.restated ? el("p", { className: "note", text: `In other words: ${tree.restated}` }) : null)];
   for (const warning of tree.input_warnings || []) parts.push(el("p", { className: "warn", text: warning }));
+  for (const h of tree.dealt_with || []) {  // a danger the homeowner said was dealt with: a note, not an alarm
+    parts.push(el("p", { className: "note dealt-with", "data-dealt-with": h.category,
+                         text: `You said this was dealt with (${String(h.category).replace(/_/g, " ")}). `
+                           + `If the signs come back: ${h.message}` }));
+  }
   if (tree.clarify) {
     parts.push(el("div", { className: "block clarify", id: "clarify" },
       el("h3", { text: "Which is it?" }), el("p", { text: tree.clarify.question }),

@@ -113,12 +113,13 @@ export class DevicePlanner {
     const tree = {
       ...build.node(problem.text), schema_version: this.data.schema_version, run_id: null, restated: null,
       input_warnings: problem.warnings, constraints: this.constraintsOf(problem.text), families: [], diagnosis: [],
-      clarify: null, backend: backend || { backend: "device", model: "drain-phone.gguf", adapter: null },
+      dealt_with: [], clarify: null, backend: backend || { backend: "device", model: "drain-phone.gguf", adapter: null },
       settings: s, stats: {},
     };
     const context = { tree, settings: s, family, causes: new Map(), groundings: new Map() };
     const grounding = await this.grounding(context, tree);
     tree.hazards = await build.hazardsOf(this.knowledge, this.grounder, problem.text, grounding.hazards);
+    tree.dealt_with = build.dealtWith(this.knowledge, problem.text);
     tree.families = grounding.families.map((m) => ({ id: m.family.id, name: m.family.name, score: m.score,
                                                      said: m.said }));
     if (grounding.family === null) {

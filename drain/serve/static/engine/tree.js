@@ -77,6 +77,14 @@ export function physicalFromLibrary(knowledge, reading) {
            low_because: reading.low, separations: ordered, property: reading.property ?? null, source: "library" };
 }
 
+/** The rule hazards a text tells of as dealt with (drain.schema.SolutionTree.dealt_with). */
+export function dealtWith(knowledge, text) {
+  return knowledge.setAsideHazards(text).map((m) => ({
+    category: m.category, severity: m.severity, message: m.message, do_now: m.do_now, professional: m.professional,
+    matched: m.matched, source: "rule", similar_to: null, score: null,
+  }));
+}
+
 /** The hazards of a text: every rule that fires, then every similar known situation; stop first.
  * `similar`: the semantic matches when already computed; else `grounder.hazards(text)` (async). */
 export async function hazardsOf(knowledge, grounder, text, similar = null) {
