@@ -24,6 +24,10 @@ DEALT_WITH = [
     ("The neighbours have a bonfire going and I can smell smoke in the house through the window", "fire"),
 ]
 
+# a new alarm being put up is prevention; one going off is not
+NEW_ALARM = "I just bought a carbon monoxide alarm, should I mount it high or low in the hallway?"
+ALARM_GOING_OFF = "I just bought a carbon monoxide alarm and it went off twice tonight in the hallway"
+
 # each still needs its warning: back again, never dealt with, a layperson's word, or another danger beside it
 STILL_LIVE = [
     ("The plumber replaced the relief valve last year and now it drips again.", "water_heater_pressure"),
@@ -67,12 +71,20 @@ def test_the_library_dangers_are_never_set_aside(knowledge: triz.TrizKnowledge) 
     assert aside == []
 
 
+def test_a_new_alarm_is_prevention_and_one_going_off_is_not(knowledge: triz.TrizKnowledge) -> None:
+    reading = knowledge.hazards.settled
+    assert reading.done(NEW_ALARM, "carbon_monoxide")
+    assert not reading.done(ALARM_GOING_OFF, "carbon_monoxide")
+    assert "carbon_monoxide" in {h.category for h in knowledge.check_hazards(ALARM_GOING_OFF)}
+
+
 def test_tense_and_negation_are_read(knowledge: triz.TrizKnowledge) -> None:
     reading = knowledge.hazards.settled
     assert reading.done("the sweep cleaned the flue in May")
     assert not reading.done("we want the sweep to clean the flue")
     assert not reading.done("it has not been cleaned in years")
     assert reading.live("it keeps happening") and not reading.live("should I still test it yearly")
+    assert reading.live("now it drips again") and not reading.live("how do I stop it happening again")
     assert reading.done("house built in 1995", "lead") and not reading.done("house built in 1995", "gas")
 
 
