@@ -41,6 +41,10 @@ STILL_LIVE = [
     ("Our house was built in 2004 and the basement smells of gas.", "gas"),
     ("I spilled a splash of bleach into the vinegar bucket and now the fumes make me cough", "chemicals"),
     ("smoke is coming out of the bedroom wall, the one we share with the neighbours chimney", "fire"),
+    # an inspection finds dangers as often as it rules them out
+    ("The home inspector checked the deck and said the ledger board is pulling away from the house", "deck_balcony"),
+    ("The inspector tested the outlets and two of them are hot and buzzing", "electrical"),
+    ("the chimney was inspected and the sweep said the flue liner is cracked", "chimney_flue"),
 ]
 
 

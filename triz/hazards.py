@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from pydantic import BaseModel, ConfigDict
 
@@ -87,20 +87,13 @@ class HazardChecker:
 
     def _found(self, text: str, actions: bool, *, aside: bool) -> dict[str, list[str]]:
         found = self._raw(text, actions)
-        if actions or self.settled is None:
-            return {} if aside else found
         reading = self.settled
+        calm = [c for c in found if reading is not None and not actions and reading.calm(text, c)]
+        if reading is None or not calm:
+            return {} if aside else found
         pieces = sentences(text) or [text]
-        cache: dict[int, set[str]] = {}
-
-        def raises(category: str) -> Callable[[int], bool]:
-            def piece_raises(n: int) -> bool:
-                if n not in cache:
-                    cache[n] = set(self._raw(pieces[n], False))
-                return category in cache[n]
-            return piece_raises
-
-        settled = {c for c in found if reading.sets_aside(text, c, pieces, raises(c))}
+        raised = [set(self._raw(piece, False)) for piece in pieces]  # what each sentence raises on its own
+        settled = {c for c in calm if reading.sets_aside(text, c, pieces, lambda n, c=c: c in raised[n])}
         return {c: m for c, m in found.items() if (c in settled) == aside}
 
     def _raw(self, text: str, actions: bool) -> dict[str, list[str]]:

@@ -138,7 +138,7 @@ def read_settled(path: Path) -> dict[str, Any]:
         raise DataFileError(path, None, "file not found") from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
         raise DataFileError(path, None, f"not readable TOML ({err})") from None
-    if set(data) != {"words", "settled"}:
+    if set(data) != {"words", "settled"} or not all(isinstance(data[t], dict) for t in data):
         raise DataFileError(path, None, "expected exactly the tables [words] and [settled]")
     words = data["words"]
     if not all(isinstance(v, str) and v for v in words.values()):

@@ -155,7 +155,9 @@ class Planner:
         grounding = context.grounding(tree)
         tree.hazards = hazards_of(self.knowledge, self.grounder, problem.text,
                                   grounding.hazards if grounding is not None else None)
-        tree.dealt_with = [Hazard(**m.model_dump()) for m in self.knowledge.hazards.set_aside(problem.text)]
+        raised = {h.category for h in tree.hazards}  # a note never contradicts an alarm the probe still raised
+        tree.dealt_with = [Hazard(**m.model_dump()) for m in self.knowledge.hazards.set_aside(problem.text)
+                           if m.category not in raised]
         if grounding is not None:
             tree.families = [FamilyRef(id=m.family.id, name=m.family.name, score=m.score, said=m.said)
                              for m in grounding.families]

@@ -119,7 +119,8 @@ export class DevicePlanner {
     const context = { tree, settings: s, family, causes: new Map(), groundings: new Map() };
     const grounding = await this.grounding(context, tree);
     tree.hazards = await build.hazardsOf(this.knowledge, this.grounder, problem.text, grounding.hazards);
-    tree.dealt_with = build.dealtWith(this.knowledge, problem.text);
+    const raised = new Set(tree.hazards.map((h) => h.category)); // a note never contradicts an alarm
+    tree.dealt_with = build.dealtWith(this.knowledge, problem.text).filter((h) => !raised.has(h.category));
     tree.families = grounding.families.map((m) => ({ id: m.family.id, name: m.family.name, score: m.score,
                                                      said: m.said }));
     if (grounding.family === null) {
