@@ -22,6 +22,15 @@ DEALT_WITH = [
     ("I pressed the test button on the carbon monoxide alarm and it beeped loudly, is that right?",
      "carbon_monoxide"),
     ("The neighbours have a bonfire going and I can smell smoke in the house through the window", "fire"),
+    ("The oil lamp gave off black smoke until I trimmed the wick, and it's fine now", "fire"),
+    ("I burned the bacon and the smoke alarm went off because it was burning, how do I stop that every time?",
+     "fire"),
+    ("The locate service marked everything yesterday, so can I dig a hole for the mailbox post?",
+     "buried_utilities"),
+    ("Some rain came in under the back door and left a puddle, far from any outlets", "electrical"),
+    ("A raccoon tips over our bins every night but it never comes inside, how do I stop it?", "wildlife"),
+    ("Got stung on the hand weeding, it's red with no swelling beyond the spot", "stinging_insects"),
+    ("What angle should I use leaning a ladder against the wall to paint the trim?", "structural"),
 ]
 
 # a new alarm being put up is prevention; one going off is not
@@ -45,6 +54,13 @@ STILL_LIVE = [
     ("The home inspector checked the deck and said the ledger board is pulling away from the house", "deck_balcony"),
     ("The inspector tested the outlets and two of them are hot and buzzing", "electrical"),
     ("the chimney was inspected and the sweep said the flue liner is cracked", "chimney_flue"),
+    # a cause that is harmless alone, beside a sign that is not
+    ("I burned the toast and now there are flames coming out of the toaster", "fire"),
+    ("My landlord looked and said it's fine now, but the ceiling is still sagging over the bed", "structural"),
+    ("Rain left a puddle far from any outlets, but the extension cord for the freezer is lying in it",
+     "electrical"),
+    ("Got stung by a wasp, no swelling beyond the spot but my throat feels tight", "stinging_insects"),
+    ("While leaning my ladder against the wall I saw the wall is bulging and cracked", "structural"),
 ]
 
 
