@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -124,3 +125,53 @@ def test_a_library_edited_since_is_refitted_once_and_cached(grounder: Grounder, 
     monkeypatch.setattr(probe_module, "tune", lambda *a: pytest.fail("refitted although cached"))
     again = load_tuning(grounder.library, grounder.index, cache_dir=tmp_path)
     assert again.thresholds == fitted.thresholds and np.array_equal(again.probe.w, fitted.probe.w)
+
+
+def _inputs(own: float, look_clause: float) -> tuple[probe_module.ProbeInputs, list[np.ndarray], list[np.ndarray]]:
+    """Ten phrasings of one stop category read whole at ``own``, and ten look-alikes calm when read whole
+    whose clauses read at ``look_clause`` (class 1 is "nothing dangerous")."""
+    n = 10
+    labels = np.array([0] * n + [1] * n)
+    lookalike = np.array([False] * n + [True] * n)
+    none = np.zeros(2 * n, bool)
+    inputs = probe_module.ProbeInputs(np.zeros((2 * n, 2), np.float32), labels, np.ones(2 * n), ["gas"], lookalike,
+                                      none, none, "", [""] * (2 * n), (np.zeros((0, 2), np.float32), []),
+                                      np.zeros(0, np.int64))
+    held = np.array([[own, 1 - own]] * n + [[0.1, 0.9]] * n)
+    clause_held = np.array([[-1.0, -1.0]] * n + [[look_clause, 1 - look_clause]] * n)
+    return inputs, [held], [clause_held]
+
+
+def test_look_alikes_that_alarm_only_clause_by_clause_raise_the_clause_margin() -> None:
+    inputs, helds, clause_helds = _inputs(own=0.9, look_clause=0.96)
+    bars, margin, per, rate = probe_module._choose(inputs, helds, clause_helds, np.array([True]))
+    # a clause needs 0.1 more than the whole message: the phrasings (0.9) are caught, the look-alikes' clauses
+    # (0.96) are not
+    assert (float(bars[0]), margin, per["gas"], rate) == (0.87, 0.1, 1.0, 0.0)
+
+
+def test_calm_clauses_keep_a_danger_within_a_longer_message_at_the_plain_bar() -> None:
+    inputs, helds, clause_helds = _inputs(own=0.9, look_clause=0.2)
+    bars, margin, per, rate = probe_module._choose(inputs, helds, clause_helds, np.array([True]))
+    assert margin == 0.0 and float(bars[0]) <= 0.9 and per["gas"] == 1.0 and rate == 0.0
+
+
+def test_a_clause_read_alone_needs_the_margin_above_the_bar(grounder: Grounder) -> None:
+    danger = "the torsion thing above the garage door is in two pieces"
+    message = ("We just moved in and are painting the kids' rooms this weekend, which roller is best for walls? "
+               f"Also {danger}. And the lawn needs seeding before it gets cold")
+    semantic = grounder.semantic_hazards
+    alone = grounder.hazards(danger)[0]
+    bar = semantic.tuning.thresholds["garage_door_spring"]
+    query, parts = grounder.embed(message), grounder._clause_parts(message)
+    whole = semantic.tuning.probe.probabilities(features(query[None], [message]))[0]
+    assert alone.category == "garage_door_spring"
+    assert whole[semantic.tuning.categories.index("garage_door_spring")] < bar  # read whole, the message is calm
+
+    def raised(margin: float) -> set[str]:
+        tuning = replace(semantic.tuning, clause_margin=margin)
+        return {h.category for h in probe_module.SemanticHazards(grounder.library, grounder.index, tuning)
+                .check(query, message, parts)}
+
+    assert "garage_door_spring" in raised(round(alone.probability - bar - 0.01, 3))
+    assert "garage_door_spring" not in raised(round(alone.probability - bar + 0.01, 3))

@@ -175,7 +175,8 @@ def index() -> None:
     tuning = tune(library, library_index(library, vectors.embedder, TextVectors(vectors.embedder)))
     probe = write_tuning(library.folder / PROBE_FILE, tuning)
     bars = sorted(set(tuning.thresholds.values()))
-    console().print(f"wrote {probe}: thresholds {bars}, cross-validated on the tune split: recall "
+    console().print(f"wrote {probe}: thresholds {bars} (a clause read alone: +{tuning.clause_margin}), "
+                    "cross-validated on the tune split: recall "
                     f"with the rules {sum(tuning.tune_recall.values()) / max(1, len(tuning.tune_recall)):.3f} "
                     f"(mean over categories), look-alikes flagged beyond the rules {tuning.tune_false_alarms:.3f}")
 

@@ -174,11 +174,13 @@ def _tuning(grounder: Grounder) -> dict[str, Any]:
 
 def _probe(tuning: HazardTuning) -> dict[str, Any]:
     """The hazard probe for the phone: its weights as base64 float16 (one row per class), its bias, its
-    thresholds and the word vector's size and weight (drain.grounding.words; the stems are text.js's)."""
+    thresholds, the margin a clause read on its own needs above them, and the word vector's size and weight
+    (drain.grounding.words; the stems are text.js's)."""
     from drain.grounding import hazards, words
 
     rows = np.ascontiguousarray(tuning.probe.w.T).astype("<f2")
     return {"categories": list(tuning.categories), "thresholds": dict(tuning.thresholds),
+            "clause_margin": tuning.clause_margin,
             "weights_f16": base64.b64encode(rows.tobytes()).decode("ascii"), "shape": list(rows.shape),
             "bias": tuning.probe.b.astype(float).tolist(),
             "words": {"dimensions": words.DIMENSIONS, "weight": hazards.WORD_WEIGHT}}

@@ -17,6 +17,12 @@ already flag stay within :data:`FALSE_ALARM_BUDGET` (the rules' own alarms are t
 look-alike that tells of a danger dealt with is set aside anyway: :mod:`triz.settled`). On the
 tune split a lower bar for the stop categories gained them 8 points of recall at no loss overall.
 
+The check reads a message whole and clause by clause (:mod:`drain.grounding.clauses`), and a clause read on
+its own needs its category's threshold plus a margin (:data:`CLAUSE_MARGINS`), chosen with the thresholds:
+the cross-validation reads each tune phrasing and look-alike the same way, whole and by its clauses (the
+index holds their vectors). Before, it read them whole only, and on the sixth held-out set the clause
+readings made 16 of the probe's 22 false alarms and 2 of its 46 catches (bench/RESULTS.md section 18).
+
 The held-out split is never seen here: ``bench/bench_hazards.py`` measures the check on it. The fitted
 probe ships as ``house/hazard_probe.npz``, keyed by a digest of what it was fitted on; after a library
 edit ``drain kb index`` rewrites it (until then it is refitted in-process, once, and cached).
@@ -47,6 +53,8 @@ __all__ = ["PROBE_FILE", "HazardTuning", "SemanticHazards", "SimilarHazard", "pr
 
 FALSE_ALARM_BUDGET = 0.03  # the share of tune look-alikes the probe may flag beyond those the rules flag
 THRESHOLDS = tuple(round(0.30 + 0.01 * n, 2) for n in range(70))
+# how much more a clause read on its own needs than the whole message (2.0: a clause never raises alone)
+CLAUSE_MARGINS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 2.0)
 FOLDS = 5
 REPEATS = 3  # cross-validation repeated with differently salted folds: one split's luck moved a bar by 0.08
 PROBE_FILE = "hazard_probe.npz"
@@ -74,6 +82,7 @@ class HazardTuning:
     digest: str = ""
     tune_recall: dict[str, float] = field(default_factory=dict)
     tune_false_alarms: float = 0.0
+    clause_margin: float = 0.0  # a clause read on its own raises a category at its threshold plus this
 
 
 @dataclass(frozen=True)
@@ -90,6 +99,8 @@ class ProbeInputs:
     rule_hit: np.ndarray  # bool per row: the rules raise this phrasing's own category
     digest: str
     texts: list[str]
+    clauses: tuple[np.ndarray, list[str]]  # the sentence vector and text of each clause of a phrasing or look-alike
+    clause_of: np.ndarray  # the row each clause comes from
 
 
 def features(vectors: np.ndarray, texts: list[str]) -> np.ndarray:
@@ -120,12 +131,18 @@ def probe_inputs(library: HouseLibrary, index: LibraryIndex) -> ProbeInputs:
     rule_hit = np.array(hits + [False] * (len(looks) + len(cases)))
     rules = library.knowledge.hazards.rules
     severity = [rules[c].severity if c in rules else "stop" for c in categories]
-    settings = json.dumps(["text-hash folds", "settled excused", "recall with the rules",
+    offsets = {"hazard": 0, "lookalike": len(hazard)}
+    clause_of = np.array([offsets[key.split(":")[0]] + int(key.split(":")[1]) for key in index.keys["clause"]],
+                         dtype=np.int64)
+    clause_vectors = np.asarray(index.vectors["clause"], dtype=np.float32).reshape(len(clause_of), -1)
+    settings = json.dumps(["text-hash folds", "settled excused", "recall with the rules", "clauses", CLAUSE_MARGINS,
                            "words: crc32 of triz.text stems and pairs", DIMENSIONS, WORD_WEIGHT, "float16 w",
                            REPEATS, categories, severity, CASE_WEIGHT, STEPS, RATE, L2, FOLDS, FALSE_ALARM_BUDGET,
                            THRESHOLDS])
-    digest = probe_digest(vectors, labels, rule_alarm | rule_hit, settings)
-    return ProbeInputs(vectors, labels, weights, categories, lookalike, rule_alarm, rule_hit, digest, texts)
+    digest = probe_digest(vectors, labels, rule_alarm | rule_hit, clause_vectors, clause_of,
+                          "\n".join(index.texts["clause"]), settings)
+    return ProbeInputs(vectors, labels, weights, categories, lookalike, rule_alarm, rule_hit, digest, texts,
+                       (clause_vectors, list(index.texts["clause"])), clause_of)
 
 
 def _fit(inputs: ProbeInputs, rows: np.ndarray) -> Softmax:
@@ -144,40 +161,67 @@ def _folds(inputs: ProbeInputs, repeat: int) -> np.ndarray:
                      for n, text in enumerate(inputs.texts)])
 
 
-def _choose(inputs: ProbeInputs, helds: list[np.ndarray],
-            stop: np.ndarray) -> tuple[np.ndarray, dict[str, float], float]:
-    """A threshold per category (one for stop categories, one for cautions): the pair with the most
-    cross-validated recall of the rules and the probe together (a phrasing is caught when the rules raise its
-    category or the probe does), averaged over the repeats, within the false-alarm budget. ``helds``: each
-    repeat's held-out probabilities of every row; ``stop``: a bool per category."""
+def _best_of_each(rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """The highest probability of each row among ``columns`` (a bool per category); -1 where there are none."""
+    return rows[:, columns].max(axis=1) if columns.any() else np.full(len(rows), -1.0)
+
+
+def _choose(inputs: ProbeInputs, helds: list[np.ndarray], clause_helds: list[np.ndarray],
+            stop: np.ndarray) -> tuple[np.ndarray, float, dict[str, float], float]:
+    """A threshold per category (one for stop categories, one for cautions) and the clause margin: those with
+    the most cross-validated recall of the rules and the probe together (a phrasing is caught when the rules
+    raise its category, or the probe does, reading it whole at the bar or one of its clauses at the bar plus
+    the margin, as :meth:`SemanticHazards.check` reads a message), averaged over the repeats, within the
+    false-alarm budget; of equal recall, the fewer false alarms. ``helds``: each repeat's held-out
+    probabilities of every row; ``clause_helds``: the highest of its clauses' (-1 for a row of one clause);
+    ``stop``: a bool per category."""
     none = len(inputs.categories)
     phrasings = inputs.labels < none
     looks = inputs.lookalike
     labels = inputs.labels[phrasings]
     ruled = inputs.rule_hit[phrasings]
-    owns = [held[phrasings, labels] for held in helds]
-    look_rows = [held[looks, :none] for held in helds]
-    fresh = ~inputs.rule_alarm[looks]
     stopped = stop[labels]
-    grid = np.array(THRESHOLDS)
-    best: tuple[float, np.ndarray, float] | None = None
-    for stop_bar in grid:
-        for caution_bar in grid:
-            bars = np.where(stop, stop_bar, caution_bar)
-            rate = float(np.mean([((rows >= bars).any(axis=1) & fresh).mean() for rows in look_rows])) \
-                if looks.any() else 0.0
-            if rate > FALSE_ALARM_BUDGET:
-                continue
-            hits = [(own >= bars[labels]) | ruled for own in owns]
-            gain = float(np.mean([(hit[stopped].mean() if stopped.any() else 0.0) + hit.mean() for hit in hits]))
-            if best is None or gain > best[0] + 1e-12:
-                best = (gain, bars, rate)
+    fresh = ~inputs.rule_alarm[looks]
+    grid = np.array(THRESHOLDS)[:, None]
+    best: tuple[float, float, int, int, float] | None = None  # gain, rate, stop bar, caution bar, margin
+    for margin in CLAUSE_MARGINS:
+        gain = np.zeros((len(grid), len(grid)))
+        rate = np.zeros((len(grid), len(grid)))
+        for held, clause_held in zip(helds, clause_helds, strict=True):
+            own, own_clause = held[phrasings, labels], clause_held[phrasings, labels]
+            alone = ruled[None] | (own[None] >= grid) | (own_clause[None] >= grid + margin)  # bar x phrasing
+            # the same danger told as one part of a longer message: read as a clause, at the bar plus the margin
+            within = ruled[None] | (np.maximum(own, own_clause)[None] >= grid + margin)
+            for hit in (alone, within):
+                stop_hits, caution_hits = hit[:, stopped].sum(axis=1), hit[:, ~stopped].sum(axis=1)
+                gain += (stop_hits / max(1, stopped.sum()))[:, None] \
+                    + (stop_hits[:, None] + caution_hits[None, :]) / max(1, len(labels))
+            if looks.any():
+                whole, clause = held[looks, :none], clause_held[looks, :none]
+                by_stop = (_best_of_each(whole, stop)[None] >= grid) \
+                    | (_best_of_each(clause, stop)[None] >= grid + margin)
+                by_caution = (_best_of_each(whole, ~stop)[None] >= grid) \
+                    | (_best_of_each(clause, ~stop)[None] >= grid + margin)
+                rate += ((by_stop[:, None, :] | by_caution[None, :, :]) & fresh).mean(axis=2)
+        gain, rate = gain / len(helds), rate / len(helds)
+        allowed = rate <= FALSE_ALARM_BUDGET
+        if not allowed.any():
+            continue
+        top = np.where(allowed, gain, -np.inf).max()
+        ties = allowed & (gain >= top - 1e-12)
+        low = np.where(ties, rate, np.inf).min()
+        sb, cb = (int(i[0]) for i in np.nonzero(ties & (rate <= low)))
+        if best is None or top > best[0] + 1e-12 or (top >= best[0] - 1e-12 and low < best[1] - 1e-12):
+            best = (float(top), float(low), sb, cb, margin)
     if best is None:  # nothing keeps within the budget: raise nothing by similarity
-        return np.full(none, 2.0), {}, 0.0
-    _, bars, rate = best
-    per = {c: round(float(np.mean([((own >= bars[labels]) | ruled)[labels == n].mean() for own in owns])), 3)
+        return np.full(none, 2.0), 0.0, {}, 0.0
+    _, rate_, sb, cb, margin = best
+    bars = np.where(stop, grid[sb, 0], grid[cb, 0])
+    caught = [(held[phrasings, labels] >= bars[labels]) | (clause_held[phrasings, labels] >= bars[labels] + margin)
+              | ruled for held, clause_held in zip(helds, clause_helds, strict=True)]
+    per = {c: round(float(np.mean([hit[labels == n].mean() for hit in caught])), 3)
            for n, c in enumerate(inputs.categories) if (labels == n).any()}
-    return bars, per, round(rate, 4)
+    return bars, margin, per, round(rate_, 4)
 
 
 def tune(library: HouseLibrary, index: LibraryIndex) -> HazardTuning:
@@ -188,20 +232,26 @@ def tune(library: HouseLibrary, index: LibraryIndex) -> HazardTuning:
                                         np.zeros(1, np.float32)), {}, inputs.digest)
     rules = library.knowledge.hazards.rules
     stop = np.array([rules[c].severity == "stop" if c in rules else True for c in inputs.categories])
-    helds = []
+    clause_features = features(*inputs.clauses) if len(inputs.clause_of) else None
+    helds, clause_helds = [], []
     for repeat in range(REPEATS):
         folds = _folds(inputs, repeat)
         held = np.zeros((len(inputs.labels), len(inputs.categories) + 1))
+        clause_held = np.full_like(held, -1.0)
         for fold in range(FOLDS):
             probe = _fit(inputs, np.flatnonzero(folds != fold))
             rows = np.flatnonzero(folds == fold)
             held[rows] = probe.probabilities(inputs.vectors[rows])
+            mine = np.flatnonzero(folds[inputs.clause_of] == fold) if clause_features is not None else []
+            if len(mine):
+                np.maximum.at(clause_held, inputs.clause_of[mine], probe.probabilities(clause_features[mine]))
         helds.append(held)
-    bars, per, rate = _choose(inputs, helds, stop)
+        clause_helds.append(clause_held)
+    bars, margin, per, rate = _choose(inputs, helds, clause_helds, stop)
     fitted = _fit(inputs, np.arange(len(inputs.labels)))
     probe = Softmax(fitted.w.astype(np.float16).astype(np.float32), fitted.b)  # as shipped: float16 weights
     thresholds = {c: float(bars[n]) for n, c in enumerate(inputs.categories)}
-    return HazardTuning(inputs.categories, probe, thresholds, inputs.digest, per, rate)
+    return HazardTuning(inputs.categories, probe, thresholds, inputs.digest, per, rate, margin)
 
 
 def write_tuning(path: Path, tuning: HazardTuning) -> Path:
@@ -212,7 +262,8 @@ def write_tuning(path: Path, tuning: HazardTuning) -> Path:
                  w=tuning.probe.w.astype(np.float16), b=tuning.probe.b,
                  thresholds=np.array([tuning.thresholds[c] for c in tuning.categories]),
                  report=np.array(json.dumps({"tune_recall": tuning.tune_recall,
-                                             "tune_false_alarms": tuning.tune_false_alarms})))
+                                             "tune_false_alarms": tuning.tune_false_alarms,
+                                             "clause_margin": tuning.clause_margin})))
     return path
 
 
@@ -229,7 +280,7 @@ def read_tuning(path: Path, digest: str) -> HazardTuning | None:
             thresholds = dict(zip(categories, map(float, data["thresholds"]), strict=True))
             probe = Softmax(data["w"].astype(np.float32), data["b"])
             return HazardTuning(categories, probe, thresholds, digest,
-                                report["tune_recall"], report["tune_false_alarms"])
+                                report["tune_recall"], report["tune_false_alarms"], float(report["clause_margin"]))
     except (OSError, KeyError, ValueError):
         return None  # a damaged file is refitted, never trusted
 
@@ -267,8 +318,9 @@ class SemanticHazards:
         """The categories a text (its vector ``query``) raises, most probable first.
 
         ``parts``: the vectors and texts of its clauses (:func:`drain.grounding.clauses.clauses`), each read
-        on its own as well; a category is raised by the reading that gives it the highest probability, and
-        explained by the known situation closest to that reading. A category the text tells of as dealt with
+        on its own as well, where a category needs its threshold plus the tuning's ``clause_margin``; a
+        category is raised by the reading that gives it the highest probability among those that reach their
+        bar, and explained by the known situation closest to that reading. A category the text tells of as dealt with
         is left out (:mod:`triz.settled`, the clauses as its pieces), as the rules leave it out.
         """
         tuning = self.tuning
@@ -278,10 +330,12 @@ class SemanticHazards:
                     *((np.asarray(v, dtype=np.float32), t) for v, t in parts)]
         p = tuning.probe.probabilities(features(np.vstack([v for v, _ in readings]), [t for _, t in readings]))
         found = []
+        margins = np.array([0.0] + [tuning.clause_margin] * (len(readings) - 1))
         for n, category in enumerate(tuning.categories):
             rows = self._rows[category]
-            best_reading = int(np.argmax(p[:, n]))  # the first of equals: the whole text before its clauses
-            if p[best_reading, n] < tuning.thresholds[category] or not len(rows):
+            reaching = np.where(p[:, n] >= tuning.thresholds[category] + margins, p[:, n], -1.0)
+            best_reading = int(np.argmax(reaching))  # the first of equals: the whole text before its clauses
+            if reaching[best_reading] < 0 or not len(rows):
                 continue
             if self._settled(text, category, readings, p[:, n]):
                 continue
@@ -296,7 +350,7 @@ class SemanticHazards:
         """Whether the text tells of ``category`` as dealt with; ``p``: its probability in each reading."""
         if self.settled is None or not self.settled.calm(text, category):
             return False
-        bar = self.tuning.thresholds[category]
+        bar = self.tuning.thresholds[category] + (self.tuning.clause_margin if len(readings) > 1 else 0.0)
         pieces = [t for _, t in readings[1:]] or [text]
         offset = 1 if len(readings) > 1 else 0
         return self.settled.sets_aside(text, category, pieces, lambda n: bool(p[n + offset] >= bar))

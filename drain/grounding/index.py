@@ -4,7 +4,10 @@ Rows by kind: ``family`` (each family's name and each way homeowners say it), ``
 keyed ``family/cause``), ``card`` (what a fix does),
 ``case`` (labelled problems), ``hazard`` (the *tune* split of the hazard phrasings: the held-out split
 is never indexed, so it can measure the check honestly), ``lookalike`` (the tune split of the ordinary
-problems that must not alarm), ``parameter`` (each TRIZ parameter's homeowner phrases).
+problems that must not alarm), ``parameter`` (each TRIZ parameter's homeowner phrases). One more kind is
+held but never searched: ``clause``, the clauses of the tune phrasings and look-alikes (keyed ``hazard:N`` or
+``lookalike:N``, the row they come from), which the hazard probe's cross-validation reads as the check reads
+a message (:mod:`drain.grounding.clauses`).
 
 The vectors come by text from ``house/vectors.npz`` (shipped) and the user's cache
 (:mod:`drain.grounding.vectors`): a solve never embeds the library, and an edit embeds only what it changed.
@@ -18,14 +21,17 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from drain.grounding.clauses import clauses
+
 if TYPE_CHECKING:
     from drain.embed import Embedder
     from drain.grounding.vectors import TextVectors
     from triz.house import HouseLibrary
 
-__all__ = ["KINDS", "LibraryIndex", "Neighbour", "library_index", "library_rows"]
+__all__ = ["HELD_KINDS", "KINDS", "LibraryIndex", "Neighbour", "library_index", "library_rows"]
 
-KINDS = ("family", "cause", "card", "case", "hazard", "lookalike", "parameter")
+KINDS = ("family", "cause", "card", "case", "hazard", "lookalike", "parameter")  # the kinds a query scores
+HELD_KINDS = (*KINDS, "clause")  # and those held for the hazard probe's fit only
 
 
 @dataclass(frozen=True)
@@ -40,7 +46,7 @@ class Neighbour:
 
 def _rows(library: HouseLibrary) -> dict[str, list[tuple[str, str]]]:
     """(key, text) rows of every kind, in a fixed order."""
-    rows: dict[str, list[tuple[str, str]]] = {kind: [] for kind in KINDS}
+    rows: dict[str, list[tuple[str, str]]] = {kind: [] for kind in HELD_KINDS}
     for family in library.families.values():
         rows["family"] += [(family.id, family.name), *((family.id, said) for said in family.says)]
         rows["cause"] += [(f"{family.id}/{cause.id}", cause.cause) for cause in family.causes]
@@ -51,6 +57,8 @@ def _rows(library: HouseLibrary) -> dict[str, list[tuple[str, str]]]:
     for parameter in library.knowledge.parameters.values():
         glosses = dict.fromkeys([parameter.name, *parameter.lexicon])
         rows["parameter"] += [(str(parameter.id), gloss) for gloss in glosses]
+    rows["clause"] = [(f"{kind}:{n}", piece) for kind in ("hazard", "lookalike")
+                      for n, (_, text) in enumerate(rows[kind]) for piece in clauses(text)]
     return rows
 
 
@@ -63,7 +71,7 @@ class LibraryIndex:
         self.texts = texts
         self.vectors = vectors
         self.embedder = embedder
-        # every kind in one matrix: one matrix-vector product scores a query against the whole library
+        # every searched kind in one matrix: one matrix-vector product scores a query against the whole library
         self._all = np.ascontiguousarray(np.vstack([vectors[kind] for kind in KINDS]), dtype=np.float32)
         bounds = np.cumsum([0, *(len(vectors[kind]) for kind in KINDS)])
         self._slices = {kind: slice(int(bounds[n]), int(bounds[n + 1])) for n, kind in enumerate(KINDS)}
@@ -118,4 +126,4 @@ def library_index(library: HouseLibrary, embedder: Embedder | None = None,
     rows = _rows(library)
     keys = {kind: [key for key, _ in r] for kind, r in rows.items()}
     texts = {kind: [text for _, text in r] for kind, r in rows.items()}
-    return LibraryIndex(keys, texts, {kind: vectors.get(texts[kind]) for kind in KINDS}, embedder)
+    return LibraryIndex(keys, texts, {kind: vectors.get(texts[kind]) for kind in HELD_KINDS}, embedder)

@@ -4,7 +4,7 @@
 // answered from there first. API answers (/v1/...) are never cached: they go straight to the network.
 "use strict";
 
-const CACHE = "drain-shell-v6";
+const CACHE = "drain-shell-v7";
 const DEVICE_CACHE = "drain-device-v1"; // engine/device.js fills it; kept across shell updates
 const SHELL = [
   "/",

@@ -199,18 +199,24 @@ export class Grounder {
    * text's vector and its words (words.js); it raises a category at or above its threshold, and the closest
    * known situation of that category explains it. */
   similarHazards(query, text, parts = []) {
-    // parts: [vector, text] of each clause (clauses.js), read on its own as well; a category is raised by
-    // the reading that gives it the highest probability (the first of equals: the whole text)
+    // parts: [vector, text] of each clause (clauses.js), read on its own as well, where a category needs its
+    // threshold plus the clause margin; a category is raised by the reading that gives it the highest
+    // probability among those that reach their bar (the first of equals: the whole text)
     const { categories, thresholds } = this.tuning.hazards;
+    const margin = this.tuning.hazards.clause_margin || 0;
     const readings = [[query, text], ...parts];
     const probabilities = readings.map(([vector, piece]) => this.hazardProbabilities(vector, piece));
     const found = [];
     categories.forEach((category, c) => {
-      let reading = 0;
-      for (let r = 1; r < readings.length; r++) if (probabilities[r][c] > probabilities[reading][c]) reading = r;
-      const p = probabilities[reading][c];
+      const bar = (r) => thresholds[category] + (r ? margin : 0);
+      let reading = -1;
+      for (let r = 0; r < readings.length; r++) {
+        const p = probabilities[r][c];
+        if (p >= bar(r) && (reading < 0 || p > probabilities[reading][c])) reading = r;
+      }
       const rows = this.hazardRows.get(category) || [];
-      if (p < thresholds[category] || !rows.length) return;
+      if (reading < 0 || !rows.length) return;
+      const p = probabilities[reading][c];
       if (this.settledAside(text, category, readings, probabilities.map((row) => row[c]))) return;
       const scores = this.index.scores("hazard", readings[reading][0]);
       let best = rows[0];
@@ -225,7 +231,8 @@ export class Grounder {
   settledAside(text, category, readings, p) {
     const settled = this.knowledge.settled;
     if (!settled || !settled.calm(text, category)) return false;
-    const bar = this.tuning.hazards.thresholds[category];
+    const bar = this.tuning.hazards.thresholds[category]
+      + (readings.length > 1 ? this.tuning.hazards.clause_margin || 0 : 0);
     const pieces = readings.length > 1 ? readings.slice(1).map(([, piece]) => piece) : [text];
     const offset = readings.length > 1 ? 1 : 0;
     return settled.setsAside(text, category, pieces, (n) => p[n + offset] >= bar);
