@@ -137,6 +137,14 @@ TOGETHER_DANGERS = [
     ("I poured pool acid straight from the jug onto the patio", "chemicals"),
     ("the balcony on the second floor sways when people stand on it", "deck_balcony"),
     ("the fire alarm went off in the middle of the night and we can't find why", "fire"),
+    # read on held-out set 7's misses, after its one run
+    ("I brushed soapy water on the gas line joint and it made bubbles, should I tighten it?", "gas"),
+    ("the pest control guy sprayed this morning and now my daughter is throwing up", "chemicals"),
+    ("going to sand the kitchen cabinets from the 50s down to bare wood", "lead"),
+    ("the sink only dribbles, I'll hold a lighter under the pipe in the crawlspace till it flows", "frozen_pipes"),
+    ("black pellets like grains of rice all over the attic floor, I'll just shop vac them", "wildlife"),
+    ("a raccoon is stumbling around our driveway at noon", "wildlife"),
+    ("we haven't used the fireplace in years, can we just light it this weekend?", "chimney_flue"),
 ]
 TOGETHER_ORDINARY = [  # one of the words, or both far apart or in another sense
     "the panel on the dishwasher is cracked",
@@ -151,6 +159,8 @@ TOGETHER_ORDINARY = [  # one of the words, or both far apart or in another sense
     "underground gutter drain is clogged, how do I clear it",
     "our smoke detector keeps going off when we cook",
     "the smoke alarm goes off every time I make toast",
+    "the installer tested the new gas hookup with soapy water and there were no bubbles",
+    "we sanded the new pine shelves and want to paint them",
 ]
 
 

@@ -22,7 +22,6 @@ DEALT_WITH = [
     ("I pressed the test button on the carbon monoxide alarm and it beeped loudly, is that right?",
      "carbon_monoxide"),
     ("The neighbours have a bonfire going and I can smell smoke in the house through the window", "fire"),
-    ("The oil lamp gave off black smoke until I trimmed the wick, and it's fine now", "fire"),
     ("I burned the bacon and the smoke alarm went off because it was burning, how do I stop that every time?",
      "fire"),
     ("The locate service marked everything yesterday, so can I dig a hole for the mailbox post?",
@@ -56,6 +55,10 @@ STILL_LIVE = [
     ("the chimney was inspected and the sweep said the flue liner is cracked", "chimney_flue"),
     # a cause that is harmless alone, beside a sign that is not
     ("I burned the toast and now there are flames coming out of the toaster", "fire"),
+    # "fine now" after a reset is not a fix, nor a burnt smell that nobody made
+    ("The outlet in the nursery flashed blue and went dead; I reset the breaker and it's fine now, ok to use it?",
+     "electrical"),
+    ("I woke up at 2am to a smell like burnt toast and a haze in the hall, and nothing is on", "fire"),
     ("My landlord looked and said it's fine now, but the ceiling is still sagging over the bed", "structural"),
     ("Rain left a puddle far from any outlets, but the extension cord for the freezer is lying in it",
      "electrical"),
