@@ -30,6 +30,7 @@ def held_out(grounder: Grounder, knowledge: triz.TrizKnowledge) -> dict[str, obj
     looks = [x for x in library.lookalikes if x.split == "held_out"]
     rules = knowledge.hazards
     hits: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # semantic+rules, rules alone, total
+    missed = []
     started = time.perf_counter()
     vectors = grounder.index.embedder.embed([p.text for p in phrasings])
     for phrasing, vector in zip(phrasings, vectors, strict=True):
@@ -38,6 +39,8 @@ def held_out(grounder: Grounder, knowledge: triz.TrizKnowledge) -> dict[str, obj
         hits[phrasing.category][0] += phrasing.category in by_rules | similar
         hits[phrasing.category][1] += phrasing.category in by_rules
         hits[phrasing.category][2] += 1
+        if phrasing.category not in by_rules | similar:
+            missed.append({"category": phrasing.category, "text": phrasing.text, "raised": sorted(by_rules | similar)})
     query_ms = 1000 * (time.perf_counter() - started) / max(1, len(phrasings))
     look_vectors = grounder.index.embedder.embed([x.text for x in looks])
     alarms = rule_alarms = 0
@@ -60,7 +63,7 @@ def held_out(grounder: Grounder, knowledge: triz.TrizKnowledge) -> dict[str, obj
         "rules_false_alarms": round(rule_alarms / max(1, len(looks)), 4),
         "by_category": {c: {"recall": round(h / n, 3), "rules": round(r / n, 3), "n": n}
                         for c, (h, r, n) in sorted(hits.items())},
-        "flagged_lookalikes": flagged, "phrasings": total, "lookalikes": len(looks),
+        "missed": missed, "flagged_lookalikes": flagged, "phrasings": total, "lookalikes": len(looks),
         "ms_per_query": round(query_ms, 1),
     }
 
