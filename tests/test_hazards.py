@@ -145,6 +145,21 @@ TOGETHER_DANGERS = [
     ("black pellets like grains of rice all over the attic floor, I'll just shop vac them", "wildlife"),
     ("a raccoon is stumbling around our driveway at noon", "wildlife"),
     ("we haven't used the fireplace in years, can we just light it this weekend?", "chimney_flue"),
+    # read on held-out set 8's misses, after its one run
+    ("we're moving the cooker along the wall, I'll get a longer hose and hook it back up", "gas_appliance"),
+    ("the furnace flame quits after a minute, I'll pull the flame sensor and swap it", "gas_appliance"),
+    ("there isn't a single smoke detector in the whole flat", "fire_risk"),
+    ("the kettle, the microwave and the fridge all run off one cheap extension", "fire_risk"),
+    ("nobody has had the chimney swept in about eight years and we want a fire tonight", "chimney_flue"),
+    ("the finished basement has water everywhere and the tv is standing in it", "flooding"),
+    ("we'd like to put a hot tub on the old wooden deck", "deck_balcony"),
+    # read on held-out set 9's misses, after its one run
+    ("the boiler lights then shuts off after a few seconds, all night long", "gas_appliance"),
+    ("I put a jumper across the water heater's high limit so it runs hotter", "water_heater_pressure"),
+    ("the street sewers overflowed into the basement in the storm", "sewage_backup"),
+    ("my spade hit some orange plastic conduit in the flower bed", "buried_utilities"),
+    ("the heat's been out two days and the taps give nothing", "frozen_pipes"),
+    ("striped bugs crawl in and out of the roof vent all afternoon", "stinging_insects"),
 ]
 TOGETHER_ORDINARY = [  # one of the words, or both far apart or in another sense
     "the panel on the dishwasher is cracked",
@@ -161,6 +176,10 @@ TOGETHER_ORDINARY = [  # one of the words, or both far apart or in another sense
     "the smoke alarm goes off every time I make toast",
     "the installer tested the new gas hookup with soapy water and there were no bubbles",
     "we sanded the new pine shelves and want to paint them",
+    "a licensed fitter will connect the new cooker next week, which brand lasts?",
+    "a deck builder replaced the ledger board last summer, can we add planters?",
+    "shaking out the doormat over the balcony railing",
+    "should we buy escape ladders for the second floor bedrooms?",
 ]
 
 

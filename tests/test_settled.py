@@ -30,6 +30,8 @@ DEALT_WITH = [
     ("A raccoon tips over our bins every night but it never comes inside, how do I stop it?", "wildlife"),
     ("Got stung on the hand weeding, it's red with no swelling beyond the spot", "stinging_insects"),
     ("What angle should I use leaning a ladder against the wall to paint the trim?", "structural"),
+    ("the old papery ball under the eaves is empty, nothing has gone in or out for months", "stinging_insects"),
+    ("The chimney sweep came in May and told us the flue and the liner are sound. Oak or ash logs?", "chimney_flue"),
 ]
 
 # a new alarm being put up is prevention; one going off is not
@@ -64,12 +66,27 @@ STILL_LIVE = [
      "electrical"),
     ("Got stung by a wasp, no swelling beyond the spot but my throat feels tight", "stinging_insects"),
     ("While leaning my ladder against the wall I saw the wall is bulging and cracked", "structural"),
+    # "fine so far" says nothing has gone wrong yet, not that the danger was dealt with
+    ("Two power strips plugged into each other run the fridge and the heater; it's been fine so far, right?",
+     "fire_risk"),
+    # a reset that made sparks is not a fix, nor upkeep left undone "since"
+    ("The panel sparked when I reset the breaker last month but it's been fine since.", "electrical"),
+    ("Nobody has swept the chimney, it hasn't been used since we moved in, and I can't see any sky up it.",
+     "chimney_flue"),
+    ("The sweep said the cracked flue liner is not safe to use, what now?", "chimney_flue"),
 ]
 
 
 @pytest.fixture(scope="module")
 def knowledge() -> triz.TrizKnowledge:
     return triz.load()
+
+
+def test_where_to_put_up_alarms_is_prevention_but_having_none_is_not(knowledge: triz.TrizKnowledge) -> None:
+    reading = knowledge.hazards.settled
+    assert reading.done("Where should the carbon monoxide detectors go in a split-level house?", "carbon_monoxide")
+    assert not reading.done("There are no CO detectors at all, where should they go?", "carbon_monoxide")
+    assert not reading.done("Where should the CO alarm go? It keeps beeping", "carbon_monoxide")
 
 
 @pytest.mark.parametrize(("text", "category"), DEALT_WITH)
