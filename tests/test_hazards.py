@@ -160,6 +160,17 @@ TOGETHER_DANGERS = [
     ("my spade hit some orange plastic conduit in the flower bed", "buried_utilities"),
     ("the heat's been out two days and the taps give nothing", "frozen_pipes"),
     ("striped bugs crawl in and out of the roof vent all afternoon", "stinging_insects"),
+    # read on held-out set 10's misses, after its one run
+    ("the gas log flame dies the moment I release the button", "gas_appliance"),
+    ("the ridge of the garage roof looks swaybacked from the driveway", "structural"),
+    ("the kids' bedroom wall is mouldy from corner to corner", "mold_large_area"),
+    ("putting the aerial up on the gable this morning though it's gusty", "work_at_height"),
+    ("the toaster and the space heater share a cheap splitter", "fire_risk"),
+    ("the basement is a pond and the dehumidifier's outlet is right there", "flooding"),
+    ("the radon result came in at twice the action level", "radon"),
+    ("rust flakes and a wet spot on the legs of the 1970s tank", "fuel_oil_tank"),
+    ("the landing at the top of the deck stairs is soft like a sponge", "deck_balcony"),
+    ("the shovel turned up yellow warning tape a foot down", "buried_utilities"),
 ]
 TOGETHER_ORDINARY = [  # one of the words, or both far apart or in another sense
     "the panel on the dishwasher is cracked",

@@ -32,6 +32,10 @@ DEALT_WITH = [
     ("What angle should I use leaning a ladder against the wall to paint the trim?", "structural"),
     ("the old papery ball under the eaves is empty, nothing has gone in or out for months", "stinging_insects"),
     ("The chimney sweep came in May and told us the flue and the liner are sound. Oak or ash logs?", "chimney_flue"),
+    # read on held-out set 10's false alarms, after its one run
+    ("The stove's flue was inspected and swept in October. Which firelighters are best?", "chimney_flue"),
+    ("Animal control removed the bats from the attic and sealed the gap, what paint matches the trim?", "wildlife"),
+    ("Do decoy hornet nests on the porch really keep hornets away?", "stinging_insects"),
 ]
 
 # a new alarm being put up is prevention; one going off is not
@@ -74,6 +78,9 @@ STILL_LIVE = [
     ("Nobody has swept the chimney, it hasn't been used since we moved in, and I can't see any sky up it.",
      "chimney_flue"),
     ("The sweep said the cracked flue liner is not safe to use, what now?", "chimney_flue"),
+    # read on held-out set 10, after its one run: "dry" of the sanding, and still using a damaged thing "fine"
+    ("The 1920s trim has been dry sanded all week and there's dust on the toys; it's been dry scraping too.", "lead"),
+    ("Part of the flue liner fell into the stove in spring but we've kept using it fine since.", "chimney_flue"),
 ]
 
 
