@@ -171,6 +171,13 @@ TOGETHER_DANGERS = [
     ("rust flakes and a wet spot on the legs of the 1970s tank", "fuel_oil_tank"),
     ("the landing at the top of the deck stairs is soft like a sponge", "deck_balcony"),
     ("the shovel turned up yellow warning tape a foot down", "buried_utilities"),
+    # read on held-out set 11's misses, after its one run
+    ("my son will replace the hose on our gas range this weekend", "gas_appliance"),
+    ("the bedroom ceiling is hanging lower in the middle than last month", "structural"),
+    ("there's a burnt plastic smell at the light switch by the door", "electrical"),
+    ("the guest room ceiling has started dipping in the middle", "structural"),
+    ("the radon fan is noisy so I'd like to unplug it", "radon"),
+    ("the copper line in the crawlspace burst when it thawed", "frozen_pipes"),
 ]
 TOGETHER_ORDINARY = [  # one of the words, or both far apart or in another sense
     "the panel on the dishwasher is cracked",

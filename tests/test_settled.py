@@ -36,6 +36,11 @@ DEALT_WITH = [
     ("The stove's flue was inspected and swept in October. Which firelighters are best?", "chimney_flue"),
     ("Animal control removed the bats from the attic and sealed the gap, what paint matches the trim?", "wildlife"),
     ("Do decoy hornet nests on the porch really keep hornets away?", "stinging_insects"),
+    # read on held-out set 11's false alarms, after its one run: questions of how things work, a pro's finding
+    ("Why do gas leaks smell like rotten eggs? It's for a school project.", "gas"),
+    ("Why do frozen pipes burst when they thaw?", "frozen_pipes"),
+    ("We smelled rotten eggs, so the gas company sent a technician who checked every joint with a sniffer and found no "
+     "leak at all.", "gas"),
 ]
 
 # a new alarm being put up is prevention; one going off is not
@@ -81,6 +86,9 @@ STILL_LIVE = [
     # read on held-out set 10, after its one run: "dry" of the sanding, and still using a damaged thing "fine"
     ("The 1920s trim has been dry sanded all week and there's dust on the toys; it's been dry scraping too.", "lead"),
     ("Part of the flue liner fell into the stove in spring but we've kept using it fine since.", "chimney_flue"),
+    # read on held-out set 11, after its one run: a tingle, or a flame heater by a frozen pipe, is no fix
+    ("I waded through the flooded basement and felt a tingle, but it's been fine since.", "flooding"),
+    ("The line froze so I left a propane heater under the house overnight; it's been fine since.", "frozen_pipes"),
 ]
 
 
