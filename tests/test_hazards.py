@@ -178,6 +178,11 @@ TOGETHER_DANGERS = [
     ("the guest room ceiling has started dipping in the middle", "structural"),
     ("the radon fan is noisy so I'd like to unplug it", "radon"),
     ("the copper line in the crawlspace burst when it thawed", "frozen_pipes"),
+    # read on held-out set 12's misses, after its one run
+    ("I'd like to knock out the chimney breast in the dining room myself", "structural"),
+    ("I'll stand a stool on the table to reach the hallway light", "work_at_height"),
+    ("the smell from the old barrels makes me feel woozy", "chemicals"),
+    ("I'm pregnant and my partner is sanding the old window frames this week", "lead"),
 ]
 TOGETHER_ORDINARY = [  # one of the words, or both far apart or in another sense
     "the panel on the dishwasher is cracked",

@@ -41,6 +41,10 @@ DEALT_WITH = [
     ("Why do frozen pipes burst when they thaw?", "frozen_pipes"),
     ("We smelled rotten eggs, so the gas company sent a technician who checked every joint with a sniffer and found no "
      "leak at all.", "gas"),
+    # read on held-out set 12's false alarms, after its one run
+    ("The chimney sweep came to look at the flue liner, found a cracked tile, replaced it and tested the draw.",
+     "chimney_flue"),
+    ("Why is it dangerous to mix bleach with vinegar? Just curious.", "chemicals"),
 ]
 
 # a new alarm being put up is prevention; one going off is not
@@ -89,6 +93,9 @@ STILL_LIVE = [
     # read on held-out set 11, after its one run: a tingle, or a flame heater by a frozen pipe, is no fix
     ("I waded through the flooded basement and felt a tingle, but it's been fine since.", "flooding"),
     ("The line froze so I left a propane heater under the house overnight; it's been fine since.", "frozen_pipes"),
+    # read on held-out set 12, after its one run: damage still there, and "fine otherwise"
+    ("The garage door cable is frayed but the door has been fine.", "garage_door_spring"),
+    ("the floor drain gurgled dirty water once, it's been fine otherwise", "sewage_backup"),
 ]
 
 
