@@ -164,8 +164,8 @@ def hazards(text: str = typer.Argument(..., help="A problem description."), fmt:
     if not found:
         out.print("No hazard rule fires on this text.")
     for h in aside:
-        out.print(f"Set aside, told as dealt with: {h.category.replace('_', ' ')} ({', '.join(h.matched)}). "
-                  f"If the signs come back: {h.message}")
+        out.print(f"Set aside, told as dealt with, ruled out or asked about in general: "
+                  f"{h.category.replace('_', ' ')} ({', '.join(h.matched)}). If the signs come back: {h.message}")
     for h in found:
         colour = "bold red" if h.severity == "stop" else "bold yellow"
         out.print(f"[{colour}]{h.category.replace('_', ' ').upper()}[/]: {h.message}")
