@@ -45,6 +45,14 @@ DEALT_WITH = [
     ("The chimney sweep came to look at the flue liner, found a cracked tile, replaced it and tested the draw.",
      "chimney_flue"),
     ("Why is it dangerous to mix bleach with vinegar? Just curious.", "chemicals"),
+    # read on held-out set 13's false alarms, after its one run: a sentence naming who dealt with it covers the
+    # one before ("covers"), a whole-message fact covers every sentence (category_done), a pro hired for it
+    ("I want to remove the wall between the kitchen and lounge. The structural engineer came and confirmed it is not "
+     "load bearing.", "structural"),
+    ("Our flat is all-electric, we cook on induction and heat with a heat pump. The landlord came round yesterday "
+     "about the damp in the bedroom. There is a rotten egg smell in the kitchen.", "gas"),
+    ("We hired a roofing company to clean the gutters on our two storey house.", "work_at_height"),
+    ("the basement flooded but its dry now and power is back on", "flooding"),
 ]
 
 # a new alarm being put up is prevention; one going off is not
@@ -96,6 +104,9 @@ STILL_LIVE = [
     # read on held-out set 12, after its one run: damage still there, and "fine otherwise"
     ("The garage door cable is frayed but the door has been fine.", "garage_door_spring"),
     ("the floor drain gurgled dirty water once, it's been fine otherwise", "sewage_backup"),
+    # read on held-out set 13, after its one run: played down by the writer or by someone who is not a pro
+    ("The outlet by the sink sparked once but it has been fine for years.", "electrical"),
+    ("The landlord says the gas smell in the hallway is nothing.", "gas"),
 ]
 
 

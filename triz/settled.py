@@ -11,7 +11,9 @@ the library's look-alikes. A match of category ``c`` is set aside when all of th
 2. it has no *live* pattern (still, again, keeps, getting worse, now it ...);
 3. every piece of the message (a sentence, or a clause for the similar-situation check) that raises ``c``
    on its own is covered: it has a done pattern itself, or a piece next to it does and shares a content
-   word with it or is short ("Not a drop since.").
+   word with it, is short ("Not a drop since.") or names who dealt with it (a ``covers`` pattern: "The
+   engineer confirmed it is not load bearing."). A ``category_done`` match speaks for the whole message
+   ("we have no gas service at all in the building"), so it covers every piece.
 
 Point 3 keeps "The asbestos test came back negative. The outlet in the bathroom sparks." an electrical
 alarm. Tense matters, so these are regular expressions on the lower-cased text, not stemmed phrases.
@@ -72,6 +74,7 @@ class SettledReading:
     negation: re.Pattern[str]
     category_done: tuple[tuple[frozenset[str], re.Pattern[str]], ...]
     short_sentence: int
+    covers: tuple[re.Pattern[str], ...] = ()
 
     def done(self, text: str, category: str | None = None) -> bool:
         """Whether ``text`` says a danger was dealt with or ruled out (a done pattern, not negated)."""
@@ -95,15 +98,24 @@ class SettledReading:
         raises it on its own (a message of one piece passes ``[text]``)."""
         if not self.calm(text, category):
             return False
+        plain = normalise(text)
+        if any(category in categories and pattern.search(plain) for categories, pattern in self.category_done):
+            return True
         done = [self.done(piece, category) for piece in pieces]
         for n, piece in enumerate(pieces):
             if done[n] or not raises(n):
                 continue
-            words = content_stems(piece)
             beside = [pieces[m] for m in (n - 1, n + 1) if 0 <= m < len(pieces) and done[m]]
-            if not any(len(content_stems(b)) <= self.short_sentence or content_stems(b) & words for b in beside):
+            if not any(self._covers(b, content_stems(piece)) for b in beside):
                 return False
         return True
+
+    def _covers(self, done_piece: str, words: set[str] | frozenset[str]) -> bool:
+        theirs = content_stems(done_piece)
+        if len(theirs) <= self.short_sentence or theirs & words:
+            return True
+        plain = normalise(done_piece)
+        return any(pattern.search(plain) for pattern in self.covers)
 
 
 def _patterns(path: Path, values: Any, words: dict[str, str], key: str) -> tuple[re.Pattern[str], ...]:
@@ -160,6 +172,7 @@ def load_settled(folder: Path) -> SettledReading:
         negation=_compile(path, table.get("negation"), words, "negation"),
         category_done=tuple(_category_done(path, entry, words) for entry in table.get("category_done", [])),
         short_sentence=short,
+        covers=_patterns(path, table.get("covers", []), words, "covers"),
     )
 
 

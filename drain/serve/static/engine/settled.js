@@ -16,13 +16,15 @@ export function sentences(text) {
 }
 
 export class SettledReading {
-  /** data: {done, live, negation, category_done: [{categories, pattern}], short_sentence}; stemmer: text.js. */
+  /** data: {done, live, negation, category_done: [{categories, pattern}], short_sentence, covers};
+   * stemmer: text.js. */
   constructor(data, stemmer) {
     this.donePatterns = data.done.map((p) => new RegExp(p, "g"));
     this.livePatterns = data.live.map((p) => new RegExp(p));
     this.negation = new RegExp(data.negation);
     this.categoryDone = data.category_done.map((e) => [new Set(e.categories), new RegExp(e.pattern)]);
     this.short = data.short_sentence;
+    this.covers = (data.covers || []).map((p) => new RegExp(p));
     this.stemmer = stemmer;
   }
 
@@ -45,6 +47,8 @@ export class SettledReading {
   /** Whether a match of `category` is set aside; raises(n): whether pieces[n] raises it on its own. */
   setsAside(text, category, pieces, raises) {
     if (!this.calm(text, category)) return false;
+    const plain = normalise(text);
+    if (this.categoryDone.some(([cats, p]) => cats.has(category) && p.test(plain))) return true;
     const done = pieces.map((p) => this.done(p, category));
     for (let n = 0; n < pieces.length; n++) {
       if (done[n] || !raises(n)) continue;
@@ -52,7 +56,9 @@ export class SettledReading {
       const beside = [n - 1, n + 1].filter((m) => m >= 0 && m < pieces.length && done[m]).map((m) => pieces[m]);
       const covers = (b) => {
         const theirs = this.stemmer.contentStems(b);
-        return theirs.size <= this.short || [...theirs].some((w) => words.has(w));
+        if (theirs.size <= this.short || [...theirs].some((w) => words.has(w))) return true;
+        const own = normalise(b);
+        return this.covers.some((p) => p.test(own));
       };
       if (!beside.some(covers)) return false;
     }
