@@ -53,6 +53,18 @@ DEALT_WITH = [
      "about the damp in the bedroom. There is a rotten egg smell in the kitchen.", "gas"),
     ("We hired a roofing company to clean the gutters on our two storey house.", "work_at_height"),
     ("the basement flooded but its dry now and power is back on", "flooding"),
+    # read on held-out set 14's false alarms, after its one run: the risky work left to a professional who is coming
+    # (a pending pattern), a pro's system put in, a general question about "a garage door", a sign explained
+    ("An electrician is running a new circuit for the garage workshop. Once he's done and the walls are closed up, "
+     "I'll patch the drywall and paint.", "electrical"),
+    ("A licensed tank contractor will pump out and remove the basement oil tank. My only job is clearing a path.",
+     "fuel_oil_tank"),
+    ("Our radon test was 6 pCi/L when we bought the house, so a certified mitigation contractor put in a sub-slab fan "
+     "system. The follow-up test came back at 0.8.", "radon"),
+    ("What's the difference between torsion and extension springs on a garage door? Which is more common?",
+     "garage_door_spring"),
+    ("There's a little red light glowing on the bathroom outlet. Looked it up, it's just the indicator on the GFCI.",
+     "fire"),
 ]
 
 # a new alarm being put up is prevention; one going off is not
@@ -107,6 +119,13 @@ STILL_LIVE = [
     # read on held-out set 13, after its one run: played down by the writer or by someone who is not a pro
     ("The outlet by the sink sparked once but it has been fine for years.", "electrical"),
     ("The landlord says the gas smell in the hallway is nothing.", "gas"),
+    # read on held-out set 14, after its one run: a pro only coming covers no other sentence; back again; marks gone
+    ("The electrician is coming Friday to look at the outlet. The outlet is sparking and smoking.", "electrical"),
+    ("The contractor is removing the popcorn ceiling dry next week.", "asbestos"),
+    ("We had a company clean mold out of the crawlspace in 2021, but it has grown back across all the joists.",
+     "mold_large_area"),
+    ("The utility locators marked the lines last year, but those flags are long gone, and I'm digging a hole "
+     "tomorrow.", "buried_utilities"),
 ]
 
 

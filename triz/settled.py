@@ -75,6 +75,7 @@ class SettledReading:
     category_done: tuple[tuple[frozenset[str], re.Pattern[str]], ...]
     short_sentence: int
     covers: tuple[re.Pattern[str], ...] = ()
+    pending: tuple[re.Pattern[str], ...] = ()
 
     def done(self, text: str, category: str | None = None) -> bool:
         """Whether ``text`` says a danger was dealt with or ruled out (a done pattern, not negated)."""
@@ -84,6 +85,14 @@ class SettledReading:
         return any(not self.negation.search(plain[: m.start()].rstrip())
                    for pattern in self.done_patterns for m in pattern.finditer(plain))
 
+    def left_to_pro(self, text: str) -> bool:
+        """Whether ``text`` leaves the risky work it names to a professional ("the electrician is running the new
+        circuit next week"): a *pending* pattern, not negated. It speaks for its own piece only, never for a
+        neighbour ("The electrician is coming Friday. The outlet is smoking." stays an alarm)."""
+        plain = normalise(text)
+        return any(not self.negation.search(plain[: m.start()].rstrip())
+                   for pattern in self.pending for m in pattern.finditer(plain))
+
     def live(self, text: str) -> bool:
         """Whether ``text`` says the danger is back, still there or growing."""
         plain = normalise(text)
@@ -91,7 +100,7 @@ class SettledReading:
 
     def calm(self, text: str, category: str | None = None) -> bool:
         """Points 1 and 2: done and not live (the cheap test, before any piece is read)."""
-        return self.done(text, category) and not self.live(text)
+        return (self.done(text, category) or self.left_to_pro(text)) and not self.live(text)
 
     def sets_aside(self, text: str, category: str, pieces: Sequence[str], raises: Callable[[int], bool]) -> bool:
         """Whether a match of ``category`` in ``text`` is set aside; ``raises(n)``: whether ``pieces[n]``
@@ -103,7 +112,7 @@ class SettledReading:
             return True
         done = [self.done(piece, category) for piece in pieces]
         for n, piece in enumerate(pieces):
-            if done[n] or not raises(n):
+            if done[n] or not raises(n) or self.left_to_pro(piece):
                 continue
             beside = [pieces[m] for m in (n - 1, n + 1) if 0 <= m < len(pieces) and done[m]]
             if not any(self._covers(b, content_stems(piece)) for b in beside):
@@ -173,6 +182,7 @@ def load_settled(folder: Path) -> SettledReading:
         category_done=tuple(_category_done(path, entry, words) for entry in table.get("category_done", [])),
         short_sentence=short,
         covers=_patterns(path, table.get("covers", []), words, "covers"),
+        pending=_patterns(path, table.get("pending", []), words, "pending"),
     )
 
 

@@ -106,7 +106,7 @@ def _settled(knowledge: TrizKnowledge) -> dict[str, Any] | None:
         return None
     return {"done": [p.pattern for p in reading.done_patterns], "live": [p.pattern for p in reading.live_patterns],
             "negation": reading.negation.pattern, "short_sentence": reading.short_sentence,
-            "covers": [p.pattern for p in reading.covers],
+            "covers": [p.pattern for p in reading.covers], "pending": [p.pattern for p in reading.pending],
             "category_done": [{"categories": sorted(c), "pattern": p.pattern} for c, p in reading.category_done]}
 
 

@@ -16,7 +16,7 @@ export function sentences(text) {
 }
 
 export class SettledReading {
-  /** data: {done, live, negation, category_done: [{categories, pattern}], short_sentence, covers};
+  /** data: {done, live, negation, category_done: [{categories, pattern}], short_sentence, covers, pending};
    * stemmer: text.js. */
   constructor(data, stemmer) {
     this.donePatterns = data.done.map((p) => new RegExp(p, "g"));
@@ -25,6 +25,7 @@ export class SettledReading {
     this.categoryDone = data.category_done.map((e) => [new Set(e.categories), new RegExp(e.pattern)]);
     this.short = data.short_sentence;
     this.covers = (data.covers || []).map((p) => new RegExp(p));
+    this.pending = (data.pending || []).map((p) => new RegExp(p, "g"));
     this.stemmer = stemmer;
   }
 
@@ -35,13 +36,20 @@ export class SettledReading {
       !this.negation.test(plain.slice(0, m.index).trimEnd())));
   }
 
+  /** Whether text leaves the risky work it names to a professional (its own piece only). */
+  leftToPro(text) {
+    const plain = normalise(text);
+    return this.pending.some((p) => [...plain.matchAll(p)].some((m) =>
+      !this.negation.test(plain.slice(0, m.index).trimEnd())));
+  }
+
   live(text) {
     const plain = normalise(text);
     return this.livePatterns.some((p) => p.test(plain));
   }
 
   calm(text, category = null) {
-    return this.done(text, category) && !this.live(text);
+    return (this.done(text, category) || this.leftToPro(text)) && !this.live(text);
   }
 
   /** Whether a match of `category` is set aside; raises(n): whether pieces[n] raises it on its own. */
@@ -51,7 +59,7 @@ export class SettledReading {
     if (this.categoryDone.some(([cats, p]) => cats.has(category) && p.test(plain))) return true;
     const done = pieces.map((p) => this.done(p, category));
     for (let n = 0; n < pieces.length; n++) {
-      if (done[n] || !raises(n)) continue;
+      if (done[n] || !raises(n) || this.leftToPro(pieces[n])) continue;
       const words = this.stemmer.contentStems(pieces[n]);
       const beside = [n - 1, n + 1].filter((m) => m >= 0 && m < pieces.length && done[m]).map((m) => pieces[m]);
       const covers = (b) => {
