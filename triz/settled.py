@@ -6,14 +6,15 @@ it out. Phrase rules cannot tell these from the live danger, and they were most 
 the library's look-alikes. A match of category ``c`` is set aside when all of these hold:
 
 1. the message has a *done* pattern (a professional dealt with it, a test ruled it out, fine since) that is
-   not negated ("it hasn't been swept in years"), or a ``category_done`` pattern of the category (a house
+   not negated ("it hasn't been swept in years"), a *pending* one, or a ``category_done`` pattern of the category (a house
    built in 1990 or later, for asbestos and lead; a low radon result);
 2. it has no *live* pattern (still, again, keeps, getting worse, now it ...);
 3. every piece of the message (a sentence, or a clause for the similar-situation check) that raises ``c``
    on its own is covered: it has a done pattern itself, or a piece next to it does and shares a content
    word with it, is short ("Not a drop since.") or names who dealt with it (a ``covers`` pattern: "The
    engineer confirmed it is not load bearing."). A ``category_done`` match speaks for the whole message
-   ("we have no gas service at all in the building"), so it covers every piece.
+   ("we have no gas service at all in the building"), so it covers every piece. A *pending* pattern
+   ("the electrician is running the new circuit next week") settles its own piece only and covers none.
 
 Point 3 keeps "The asbestos test came back negative. The outlet in the bathroom sparks." an electrical
 alarm. Tense matters, so these are regular expressions on the lower-cased text, not stemmed phrases.
