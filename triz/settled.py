@@ -6,8 +6,8 @@ it out. Phrase rules cannot tell these from the live danger, and they were most 
 the library's look-alikes. A match of category ``c`` is set aside when all of these hold:
 
 1. the message has a *done* pattern (a professional dealt with it, a test ruled it out, fine since) that is
-   not negated ("it hasn't been swept in years"), a *pending* one, or a ``category_done`` pattern of the category (a house
-   built in 1990 or later, for asbestos and lead; a low radon result);
+   not negated ("it hasn't been swept in years"), a *pending* one, or a ``category_done`` pattern of the
+   category (a house built in 1990 or later, for asbestos and lead; a low radon result);
 2. it has no *live* pattern (still, again, keeps, getting worse, now it ...);
 3. every piece of the message (a sentence, or a clause for the similar-situation check) that raises ``c``
    on its own is covered: it has a done pattern itself, or a piece next to it does and shares a content
