@@ -122,6 +122,8 @@ STILL_LIVE = [
     # read on held-out set 14, after its one run: a pro only coming covers no other sentence; back again; marks gone
     ("The electrician is coming Friday to look at the outlet. The outlet is sparking and smoking.", "electrical"),
     ("The contractor is removing the popcorn ceiling dry next week.", "asbestos"),
+    ("The gas company tightened a joint by the water heater back in March. This week the hissing and the smell are "
+     "both back.", "gas"),
     ("We had a company clean mold out of the crawlspace in 2021, but it has grown back across all the joists.",
      "mold_large_area"),
     ("The utility locators marked the lines last year, but those flags are long gone, and I'm digging a hole "

@@ -81,18 +81,20 @@ class SettledReading:
     def done(self, text: str, category: str | None = None) -> bool:
         """Whether ``text`` says a danger was dealt with or ruled out (a done pattern, not negated)."""
         plain = normalise(text)
-        if any(category in categories and pattern.search(plain) for categories, pattern in self.category_done):
-            return True
-        return any(not self.negation.search(plain[: m.start()].rstrip())
-                   for pattern in self.done_patterns for m in pattern.finditer(plain))
+        return self._category_done(plain, category) or self._unnegated(self.done_patterns, plain)
 
     def left_to_pro(self, text: str) -> bool:
         """Whether ``text`` leaves the risky work it names to a professional ("the electrician is running the new
         circuit next week"): a *pending* pattern, not negated. It speaks for its own piece only, never for a
         neighbour ("The electrician is coming Friday. The outlet is smoking." stays an alarm)."""
-        plain = normalise(text)
+        return self._unnegated(self.pending, normalise(text))
+
+    def _category_done(self, plain: str, category: str | None) -> bool:
+        return any(category in categories and pattern.search(plain) for categories, pattern in self.category_done)
+
+    def _unnegated(self, patterns: Sequence[re.Pattern[str]], plain: str) -> bool:
         return any(not self.negation.search(plain[: m.start()].rstrip())
-                   for pattern in self.pending for m in pattern.finditer(plain))
+                   for pattern in patterns for m in pattern.finditer(plain))
 
     def live(self, text: str) -> bool:
         """Whether ``text`` says the danger is back, still there or growing."""
@@ -100,7 +102,7 @@ class SettledReading:
         return any(pattern.search(plain) for pattern in self.live_patterns)
 
     def calm(self, text: str, category: str | None = None) -> bool:
-        """Points 1 and 2: done and not live (the cheap test, before any piece is read)."""
+        """Points 1 and 2: done (or left to a professional) and not live (the cheap test, before any piece)."""
         return (self.done(text, category) or self.left_to_pro(text)) and not self.live(text)
 
     def sets_aside(self, text: str, category: str, pieces: Sequence[str], raises: Callable[[int], bool]) -> bool:
@@ -108,8 +110,7 @@ class SettledReading:
         raises it on its own (a message of one piece passes ``[text]``)."""
         if not self.calm(text, category):
             return False
-        plain = normalise(text)
-        if any(category in categories and pattern.search(plain) for categories, pattern in self.category_done):
+        if self._category_done(normalise(text), category):
             return True
         done = [self.done(piece, category) for piece in pieces]
         for n, piece in enumerate(pieces):

@@ -31,15 +31,20 @@ export class SettledReading {
 
   done(text, category = null) {
     const plain = normalise(text);
-    if (this.categoryDone.some(([cats, p]) => cats.has(category) && p.test(plain))) return true;
-    return this.donePatterns.some((p) => [...plain.matchAll(p)].some((m) =>
-      !this.negation.test(plain.slice(0, m.index).trimEnd())));
+    return this.categoryDoneIn(plain, category) || this.unnegated(this.donePatterns, plain);
   }
 
   /** Whether text leaves the risky work it names to a professional (its own piece only). */
   leftToPro(text) {
-    const plain = normalise(text);
-    return this.pending.some((p) => [...plain.matchAll(p)].some((m) =>
+    return this.unnegated(this.pending, normalise(text));
+  }
+
+  categoryDoneIn(plain, category) {
+    return this.categoryDone.some(([cats, p]) => cats.has(category) && p.test(plain));
+  }
+
+  unnegated(patterns, plain) {
+    return patterns.some((p) => [...plain.matchAll(p)].some((m) =>
       !this.negation.test(plain.slice(0, m.index).trimEnd())));
   }
 
@@ -55,8 +60,7 @@ export class SettledReading {
   /** Whether a match of `category` is set aside; raises(n): whether pieces[n] raises it on its own. */
   setsAside(text, category, pieces, raises) {
     if (!this.calm(text, category)) return false;
-    const plain = normalise(text);
-    if (this.categoryDone.some(([cats, p]) => cats.has(category) && p.test(plain))) return true;
+    if (this.categoryDoneIn(normalise(text), category)) return true;
     const done = pieces.map((p) => this.done(p, category));
     for (let n = 0; n < pieces.length; n++) {
       if (done[n] || !raises(n) || this.leftToPro(pieces[n])) continue;
