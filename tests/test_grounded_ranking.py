@@ -84,3 +84,18 @@ def test_a_message_of_several_clauses_is_matched_by_its_clauses_as_well(grounder
     assert read[0] == "running-toilet"
     assert whole[0] != "running-toilet"  # read whole, the house's description outweighs the one complaint
     assert grounder.ground(single).families == read_single  # one clause: nothing to read apart
+
+
+def test_a_cause_whose_remedy_the_problem_names_comes_first(grounder: Grounder,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """"Sliding" is in the rollers card, not in the sagging-hinge cause's words: the cards' closeness decides."""
+    from drain.grounding import families as families_module
+
+    def causes(weight: float) -> list[str]:
+        monkeypatch.setattr(families_module, "CAUSE_CARDS", weight)
+        found = grounder.ground("sliding patio door is really hard to open")
+        assert found.families[0].family.id == "sticking-doors"
+        return [m.cause.id for m in found.causes]
+
+    assert causes(families_module.CAUSE_CARDS)[0] == "sliding-rollers"
+    assert causes(0.0)[0] == "sagging-hinge"  # by the causes' words alone the hinge came first

@@ -175,3 +175,25 @@ def test_a_clause_read_alone_needs_the_margin_above_the_bar(grounder: Grounder) 
 
     assert "garage_door_spring" in raised(round(alone.probability - bar - 0.01, 3))
     assert "garage_door_spring" not in raised(round(alone.probability - bar + 0.01, 3))
+
+
+def test_kb_index_keeps_a_current_probe_and_refits_on_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Editing families alone must not cost a probe refit; ``--refit`` always fits (``tune`` stands in here)."""
+    from drain.commands import kb
+    from drain.grounding import hazards as hazards_module
+    from drain.grounding import vectors as vectors_module
+
+    written: list[Path] = []
+    monkeypatch.setattr(vectors_module, "write_vectors", lambda path, *a, **k: written.append(path) or path)
+
+    class Refitted(Exception):
+        pass
+
+    def refit(*args: object) -> None:
+        raise Refitted
+
+    monkeypatch.setattr(hazards_module, "tune", refit)
+    kb.index(refit=False)  # the shipped probe is current (the stale-probe test above says so): kept
+    assert written == [vectors_module.shipped_path()]  # (not written: write_vectors stands in)
+    with pytest.raises(Refitted):
+        kb.index(refit=True)

@@ -157,11 +157,14 @@ def check(
         raise typer.Exit(1)
 
 
-def index() -> None:
+def index(refit: bool = typer.Option(False, "--refit", help="Refit the hazard probe even when the shipped one was "
+                                                                "fitted on the same data and rules.")) -> None:
     """Write house/vectors.npz (the sentence vectors of every text of the library) and house/hazard_probe.npz
-    (the hazard probe fitted on them), after editing the library."""
+    (the hazard probe fitted on them), after editing the library. The probe (minutes to fit) is kept when its
+    digest says it was fitted on the same phrasings, look-alikes, labelled cases (its calm class) and rules:
+    editing families and cards alone skips it."""
     from drain.embed import default_embedder
-    from drain.grounding.hazards import PROBE_FILE, tune, write_tuning
+    from drain.grounding.hazards import PROBE_FILE, probe_inputs, read_tuning, tune, write_tuning
     from drain.grounding.index import library_index, library_rows
     from drain.grounding.vectors import TextVectors, key_of, shipped_path, write_vectors
 
@@ -172,7 +175,13 @@ def index() -> None:
     path = write_vectors(shipped_path(), vectors.model, dict(zip(map(key_of, texts), matrix, strict=True)))
     console().print(f"wrote {path}: {len(texts)} texts ({vectors.embedded} embedded now), model {vectors.model}")
     # the probe is fitted on the vectors as written (float16), as every later load reads them
-    tuning = tune(library, library_index(library, vectors.embedder, TextVectors(vectors.embedder)))
+    written = library_index(library, vectors.embedder, TextVectors(vectors.embedder))
+    kept = None if refit else read_tuning(library.folder / PROBE_FILE, probe_inputs(library, written).digest)
+    if kept is not None:
+        console().print(f"kept {library.folder / PROBE_FILE}: fitted on the same data and rules "
+                        "(--refit to fit it again)")
+        return
+    tuning = tune(library, written)
     probe = write_tuning(library.folder / PROBE_FILE, tuning)
     bars = sorted(set(tuning.thresholds.values()))
     console().print(f"wrote {probe}: thresholds {bars} (a clause read alone: +{tuning.clause_margin}), "

@@ -164,7 +164,8 @@ def _tuning(grounder: Grounder) -> dict[str, Any]:
     return {
         "confident": grounding.CONFIDENT, "family_within": grounding.FAMILY_WITHIN,
         "families": {"weights": dict(families.WEIGHTS), "nearest_cases": families.NEAREST_CASES,
-                     "close_call": families.CLOSE_CALL, "clause_weight": families.CLAUSE_WEIGHT},
+                     "close_call": families.CLOSE_CALL, "clause_weight": families.CLAUSE_WEIGHT,
+                     "cause_cards": families.CAUSE_CARDS},
         "pairs": {"weights": dict(pairs.WEIGHTS), "sources": list(grounder.pair_sources),
                   "order": list(pairs.SOURCES), "nearest_cases": pairs.NEAREST_CASES,
                   "nearest_cards": pairs.NEAREST_CARDS, "cover": pairs.COVER},

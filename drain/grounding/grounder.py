@@ -112,7 +112,8 @@ class Grounder:
             top = families[0].score if families else 1.0
             families.insert(0, FamilyMatch(chosen, max(top, 1.0), chosen.says[0], {"chosen": 1.0}))
             close = False
-        causes = match_causes(self.index, query, families[0].family) if families else []
+        causes = (match_causes(self.index, query, families[0].family, self.library.cards_of(families[0].family.id))
+                  if families else [])
         hazards = self.semantic_hazards.check(query, text, parts)
         return Grounding(text, query, families, causes, hazards, close)
 

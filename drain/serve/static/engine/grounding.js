@@ -155,13 +155,23 @@ export class Grounder {
     return found;
   }
 
-  /** The family's causes, closest first: [{family, cause, score}]. */
+  /** The family's causes, most likely first: [{family, cause, score}]; a cause's score adds tuning
+   * families.cause_cards times the closeness of the nearest of the family's cards made for it
+   * (drain.grounding.families.match_causes). */
   matchCauses(query, family) {
     const scores = new Map();
     const all = this.index.scores("cause", query);
     this.index.keys.cause.forEach((key, n) => scores.set(key, all[n]));
+    const similar = new Map();
+    const cardScores = this.index.scores("card", query);
+    this.index.keys.card.forEach((key, n) => similar.set(key, cardScores[n]));
+    const nearest = new Map();
+    for (const card of this.cardsOf(family.id)) {
+      for (const cause of card.causes) nearest.set(cause, Math.max(nearest.get(cause) ?? 0, similar.get(card.id) ?? 0));
+    }
+    const weight = this.tuning.families.cause_cards;
     const ranked = family.causes.map((cause) => ({ family, cause,
-                                                   score: roundTo(scores.get(`${family.id}/${cause.id}`) ?? 0, 4) }));
+      score: roundTo((scores.get(`${family.id}/${cause.id}`) ?? 0) + weight * Math.max(0, nearest.get(cause.id) ?? 0), 4) }));
     return ranked.sort((a, b) => b.score - a.score);
   }
 
