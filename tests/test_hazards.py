@@ -183,8 +183,15 @@ TOGETHER_DANGERS = [
     ("I'll stand a stool on the table to reach the hallway light", "work_at_height"),
     ("the smell from the old barrels makes me feel woozy", "chemicals"),
     ("I'm pregnant and my partner is sanding the old window frames this week", "lead"),
+    # benchmark dev paraphrases, told without the usual words (2026-12-03)
+    ("the fire inside the furnace looks floppy and not blue anymore", "carbon_monoxide"),
+    ("downstairs is knee-deep and the chest freezer in it is still running", "electrical"),
+    ("we dry the towels two or three times and the flap outside barely opens", "fire_risk"),
+    ("it keeps tripping every time I run the kettle and the microwave", "electrical"),
 ]
 TOGETHER_ORDINARY = [  # one of the words, or both far apart or in another sense
+    "my elderly mum keeps tripping on the rug edges",
+    "our chest freezer in the basement is still running fine after ten years",
     "the panel on the dishwasher is cracked",
     "a bird nest in the dryer vent hood",
     "the dog gets sick when he eats grass",
