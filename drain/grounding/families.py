@@ -121,7 +121,7 @@ def too_close_to_call(matches: list[FamilyMatch]) -> bool:
 
 
 def match_causes(index: LibraryIndex, query: np.ndarray, family: Family,
-                 cards: Iterable[Card] = ()) -> list[CauseMatch]:
+                 cards: Iterable[Card]) -> list[CauseMatch]:
     """The family's causes, most likely first: how close the problem's words are to the cause, plus
     :data:`CAUSE_CARDS` times how close they are to the nearest of the family's ``cards`` made for that
     cause (the words of a problem often name the remedy's part: "sliding door" is in the rollers card).
